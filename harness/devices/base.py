@@ -1,0 +1,142 @@
+"""The device contract every backend answers (host, sim:<profile>, android:<serial>, ios:<udid>).
+
+Data flows one way: the orchestrator hands a backend staged artifacts and protocol jobs; the backend
+returns raw runner events and raw telemetry samples. Analysis happens elsewhere.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Artifact",
+    "Device",
+    "DeviceDescription",
+    "EnergySource",
+    "Sample",
+    "TelemetrySampler",
+    "EventCallback",
+]
+
+EventCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class EnergySource:
+    """One way this device can tell how much energy a job used.
+
+    `name` is one of `odpm`, `fuel_gauge`, `charge_counter`, `iopm`, `rapl`, `model:<profile>`;
+    `available` False comes with `reason` (never a silent zero).
+    """
+
+    name: str
+    available: bool
+    kind: str = "measured"  # "measured" or "modelled"
+    reason: str = ""
+    rate_hz: float | None = None  # nominal sampling rate
+    resolution: str = ""  # e.g. "1 uJ", "1 uAh"
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceDescription:
+    """What `describe()` returns; stored with every run."""
+
+    id: str  # "host", "android:<serial>", ...
+    kind: str  # "host", "sim", "android", "ios"
+    model: str
+    os: str
+    soc: str  # CPU model on the host
+    abi: str
+    cores: int
+    battery_capacity_mah: float | None = None
+    accelerators: tuple[str, ...] = ()
+    energy_sources: tuple[EnergySource, ...] = ()
+    extra: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    """A model file staged for jobs, checksummed on the host."""
+
+    name: str  # variant name from the suite, e.g. "toy-cnn/last-layer"
+    path: Path  # on the host
+    sha256: str
+    manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One raw telemetry reading. Long format: one channel, one value.
+
+    `t_ns` is the device's monotonic clock where the device stamps it, so samples line up with
+    runner events; `source` names the sensor family (`rapl`, `power_supply`, `thermal_zone`, ...).
+    """
+
+    t_ns: int
+    source: str
+    channel: str
+    value: float
+    unit: str
+
+
+class TelemetrySampler(abc.ABC):
+    """Samples beside a running job (on the device, not one round trip per sample)."""
+
+    @abc.abstractmethod
+    def start(self) -> None: ...
+
+    @abc.abstractmethod
+    def stop(self) -> list[Sample]:
+        """Stop sampling and return everything sampled since `start()`."""
+
+    @contextmanager
+    def sampling(self) -> Iterator[list[Sample]]:
+        """`with sampler.sampling() as samples:` fills `samples` when the block ends, also on error."""
+        samples: list[Sample] = []
+        self.start()
+        try:
+            yield samples
+        finally:
+            samples.extend(self.stop())
+
+
+class Device(abc.ABC):
+    """A place where jobs run. Backends subclass this and pass tests/test_device_contract.py."""
+
+    id: str
+
+    @abc.abstractmethod
+    def describe(self) -> DeviceDescription: ...
+
+    @abc.abstractmethod
+    def stage(self, artifacts: Sequence[Artifact]) -> dict[str, str]:
+        """Make artifacts available to the runner; idempotent and checksummed.
+
+        Returns the device-side path of each artifact by its sha256.
+        """
+
+    @abc.abstractmethod
+    def run(self, job: dict[str, Any], on_event: EventCallback | None = None) -> list[dict[str, Any]]:
+        """Run one protocol job; return its events (also streamed to `on_event` as they arrive)."""
+
+    @abc.abstractmethod
+    def sampler(self) -> TelemetrySampler:
+        """A fresh telemetry sampler for one job."""
+
+    def induce(self, condition: str, value: Any = None) -> None:  # noqa: ARG002
+        """Put the device into a condition (battery level, unplugged, thermal status, idle)."""
+        raise NotImplementedError(f"{self.id} cannot induce conditions")
+
+    def restore(self) -> None:
+        """Undo every `induce()`; called also on failure and Ctrl-C. Default: nothing was changed."""
+
+    def close(self) -> None:
+        """Release transports; default: nothing to release."""
