@@ -88,7 +88,11 @@ class Sample:
 
 
 class TelemetrySampler(abc.ABC):
-    """Samples beside a running job (on the device, not one round trip per sample)."""
+    """Samples beside a running job (on the device, not one round trip per sample).
+
+    A sampler reads every channel once at `start()` and once at `stop()`, and periodically between,
+    so even an instant start/stop pair gives a snapshot of the device.
+    """
 
     @abc.abstractmethod
     def start(self) -> None: ...
@@ -130,6 +134,12 @@ class Device(abc.ABC):
     @abc.abstractmethod
     def sampler(self) -> TelemetrySampler:
         """A fresh telemetry sampler for one job."""
+
+    def snapshot(self) -> list[Sample]:
+        """One reading of every telemetry channel now (cooldown and condition checks use it)."""
+        sampler = self.sampler()
+        sampler.start()
+        return sampler.stop()
 
     def induce(self, condition: str, value: Any = None) -> None:  # noqa: ARG002
         """Put the device into a condition (battery level, unplugged, thermal status, idle)."""
