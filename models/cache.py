@@ -1,0 +1,40 @@
+"""Where built artifacts and converted datasets live: a user cache directory, keyed by content.
+
+An artifact is rebuilt only when the code that builds it (every module of `models/`) changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+__all__ = ["cache_root", "source_hash", "atomic_write_bytes"]
+
+_MODELS_DIR = Path(__file__).resolve().parent
+
+
+def cache_root() -> Path:
+    """`$HARNESS_CACHE_DIR`, else `$XDG_CACHE_HOME/phone-harness`, else `~/.cache/phone-harness`."""
+    explicit = os.environ.get("HARNESS_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "phone-harness"
+
+
+def source_hash() -> str:
+    """sha256 over the source of the `models` package: the build recipe of every artifact."""
+    digest = hashlib.sha256()
+    for path in sorted(_MODELS_DIR.rglob("*.py")):
+        digest.update(path.relative_to(_MODELS_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temp file and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,0 +1,99 @@
+"""The registry of buildable variants, by name, and the cached build of each.
+
+A variant builder returns the `.tflite` bytes and its manifest fields; `build()` adds checksums and
+provenance, writes `<out>/<variant>/model.tflite` + `manifest.json`, and skips work already cached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from models.cache import atomic_write_bytes, cache_root, source_hash
+
+__all__ = ["Variant", "BuiltArtifact", "VARIANTS", "register", "build", "variant_names"]
+
+BuildFn = Callable[[], tuple[bytes, dict[str, Any]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    name: str  # "<model>/<technique>[-<option>]", e.g. "toy-cnn/last-layer"
+    task: str  # "toy", "har", ...
+    description: str
+    build: BuildFn
+
+
+@dataclasses.dataclass(frozen=True)
+class BuiltArtifact:
+    name: str
+    path: Path  # the .tflite file
+    sha256: str
+    manifest: dict[str, Any]
+
+
+VARIANTS: dict[str, Variant] = {}
+
+
+def register(variant: Variant) -> Variant:
+    if variant.name in VARIANTS:
+        raise ValueError(f"variant {variant.name!r} registered twice")
+    VARIANTS[variant.name] = variant
+    return variant
+
+
+def _load_registry() -> None:
+    # Importing the zoo modules registers their variants; explicit, not a plugin side effect.
+    from models import toy  # noqa: F401
+
+
+def variant_names(task: str | None = None) -> list[str]:
+    _load_registry()
+    return sorted(n for n, v in VARIANTS.items() if task is None or v.task == task)
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def build(name: str, out_dir: Path | None = None, *, force: bool = False) -> BuiltArtifact:
+    """Build variant `name` into `out_dir` (default: the user cache), reusing a build of the same source."""
+    _load_registry()
+    if name not in VARIANTS:
+        raise KeyError(name)
+    variant = VARIANTS[name]
+    recipe = source_hash()
+    target = (out_dir or cache_root() / "artifacts") / name.replace("/", "__")
+    manifest_path = target / "manifest.json"
+    model_path = target / "model.tflite"
+    if not force and manifest_path.exists() and model_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("source_hash") == recipe:
+            return BuiltArtifact(name, model_path, manifest["sha256"], manifest)
+    data, fields = variant.build()
+    sha = hashlib.sha256(data).hexdigest()
+    manifest = {
+        "manifest_version": 1,
+        "name": name,
+        "task": variant.task,
+        "description": variant.description,
+        **fields,
+        "model_bytes": len(data),
+        "sha256": sha,
+        "source_hash": recipe,
+        "commit": _git_commit(),
+    }
+    atomic_write_bytes(model_path, data)
+    atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    return BuiltArtifact(name, model_path, sha, manifest)
