@@ -1,0 +1,25 @@
+"""Device backends and the registry that turns a device id into a backend.
+
+Ids: `host`; `android:<serial>`; later `sim:<profile>` and `ios:<udid>`.
+"""
+
+from __future__ import annotations
+
+from harness.devices.base import Device, DeviceDescription
+from harness.devices.host import HostDevice
+from harness.errors import UserError
+
+__all__ = ["open_device", "discover"]
+
+
+def open_device(device_id: str) -> Device:
+    """The backend for `device_id`; UserError for an id no backend knows."""
+    if device_id == "host":
+        return HostDevice()
+    kind = device_id.split(":", 1)[0]
+    raise UserError(f"unknown device {device_id!r}: expected 'host' (backends for {kind!r} ids are not available)")
+
+
+def discover() -> list[Device]:
+    """Every device this machine can reach now: the host, then attached phones."""
+    return [HostDevice()]

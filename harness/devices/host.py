@@ -1,0 +1,187 @@
+"""The `host` device: runs jobs on this computer with LiteRT in a worker process.
+
+The worker is the protocol's reference runner (`python -m harness.host_runner`), so a model that
+crashes the interpreter ends one job, not the orchestrator. Energy comes from RAPL where the kernel
+exposes it readable; otherwise the description says why there is none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.devices.base import (
+    Artifact,
+    Device,
+    DeviceDescription,
+    EnergySource,
+    EventCallback,
+    Sample,
+    TelemetrySampler,
+)
+from harness.errors import CompanionAppError, DeviceError, DeviceTimeout
+
+__all__ = ["HostDevice", "HostSampler"]
+
+POWERCAP = Path("/sys/class/powercap")
+THERMAL = Path("/sys/class/thermal")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _rapl_domains(root: Path = POWERCAP) -> tuple[list[Path], str]:
+    """Readable RAPL domain dirs (with energy_uj), or none and the reason."""
+    if not root.is_dir():
+        return [], f"no {root} on this machine (no RAPL driver, e.g. a VM or a non-Intel/AMD CPU)"
+    domains = sorted(p for p in root.glob("intel-rapl:*") if (p / "energy_uj").exists())
+    if not domains:
+        return [], f"no intel-rapl:* domains under {root}"
+    readable = [p for p in domains if os.access(p / "energy_uj", os.R_OK)]
+    if not readable:
+        return [], f"{domains[0] / 'energy_uj'} is not readable (root only since CVE-2020-8694)"
+    return readable, ""
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+class HostSampler(TelemetrySampler):
+    """Samples RAPL counters (J, cumulative) and thermal zones (C) in a thread every `period_s`."""
+
+    def __init__(self, rapl: Sequence[Path], zones: Sequence[Path], period_s: float = 0.1):
+        self._rapl, self._zones, self._period = list(rapl), list(zones), period_s
+        self._samples: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _read(self) -> None:
+        now = time.monotonic_ns()
+        for domain in self._rapl:
+            uj = _read_int(domain / "energy_uj")
+            if uj is not None:
+                name = (domain / "name").read_text().strip() if (domain / "name").exists() else domain.name
+                self._samples.append(Sample(now, "rapl", name, uj / 1e6, "J"))
+        for zone in self._zones:
+            milli = _read_int(zone / "temp")
+            if milli is not None:
+                self._samples.append(Sample(now, "thermal", zone.name, milli / 1000, "C"))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._period):
+            self._read()
+
+    def start(self) -> None:
+        self._read()
+        if self._rapl or self._zones:
+            self._thread = threading.Thread(target=self._loop, name="host-sampler", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> list[Sample]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._read()
+        return list(self._samples)
+
+
+class HostDevice(Device):
+    """This computer, running jobs through the reference runner in a subprocess."""
+
+    id = "host"
+
+    def __init__(self, job_timeout_s: float = 3600.0):
+        self._timeout = job_timeout_s
+        self._rapl, self._rapl_reason = _rapl_domains()
+        self._zones = sorted(p for p in THERMAL.glob("thermal_zone*") if (p / "temp").exists())
+
+    def describe(self) -> DeviceDescription:
+        rapl = EnergySource(
+            "rapl", available=bool(self._rapl), reason=self._rapl_reason,
+            rate_hz=10.0 if self._rapl else None, resolution="1 uJ" if self._rapl else "",
+        )
+        return DeviceDescription(
+            id=self.id, kind="host", model=platform.node(), os=platform.platform(), soc=_cpu_model(),
+            abi=platform.machine(), cores=os.cpu_count() or 1, accelerators=("cpu", "xnnpack"),
+            energy_sources=(rapl,), extra={"python": platform.python_version(), "thermal_zones": str(len(self._zones))},
+        )
+
+    def stage(self, artifacts: Sequence[Artifact]) -> dict[str, str]:
+        staged = {}
+        for artifact in artifacts:
+            digest = hashlib.sha256(artifact.path.read_bytes()).hexdigest()
+            if digest != artifact.sha256:
+                raise DeviceError(f"{artifact.path} changed since it was built (sha256 {digest[:12]}…)")
+            staged[artifact.sha256] = str(artifact.path.resolve())
+        return staged
+
+    def run(self, job: dict[str, Any], on_event: EventCallback | None = None) -> list[dict[str, Any]]:
+        with tempfile.TemporaryDirectory(prefix="harness-job-") as tmp:
+            job_path = Path(tmp) / "job.json"
+            job_path.write_text(json.dumps(job))
+            return _stream_worker([sys.executable, "-m", "harness.host_runner", str(job_path)],
+                                  on_event, self._timeout)
+
+    def sampler(self) -> TelemetrySampler:
+        return HostSampler(self._rapl, self._zones)
+
+
+def _stream_worker(cmd: list[str], on_event: EventCallback | None, timeout_s: float) -> list[dict[str, Any]]:
+    """Run a protocol runner, parse its JSON lines as they come; the stream must end in finished/error."""
+    events: list[dict[str, Any]] = []
+    timed_out = threading.Event()
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+        def _kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout_s, _kill)
+        timer.start()
+        try:
+            for line in proc.stdout:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise CompanionAppError(f"runner printed a line that is not JSON: {line[:120]!r}") from exc
+                events.append(event)
+                if on_event is not None:
+                    on_event(event)
+            proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if timed_out.is_set():
+            raise DeviceTimeout(f"job did not finish within {timeout_s:.0f} s")
+        if not events or events[-1].get("event") not in ("finished", "error"):
+            stderr.seek(0)
+            tail = stderr.read().decode(errors="replace").strip().splitlines()[-3:]
+            raise CompanionAppError(
+                f"runner exited with code {proc.returncode} before finishing the job: {' | '.join(tail) or 'no output'}"
+            )
+    return events

@@ -1,0 +1,213 @@
+"""The reference runner of the job protocol: one job in, JSON lines out, with the LiteRT interpreter.
+
+    python -m harness.host_runner JOB.json
+
+The host device runs it in a worker process so a crashing model cannot take the orchestrator down;
+the Android stand-in runs it too. Phone companions implement the same behaviour (see
+device_apps/protocol/README.md) and are checked against the same conformance vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from harness import __version__
+from harness.protocol import PROTOCOL_VERSION, ProtocolError, validate_job
+
+RUNNER = {"name": "host-litert", "version": __version__}
+_FLUSH_EVERY_NS = 50_000_000  # batch stdout writes: one flush per 50 ms, never inside a timed region
+
+
+class JobFailed(Exception):
+    """Ends a job with an `error` event carrying `code`."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class _Emitter:
+    def __init__(self, out: TextIO, job_id: str):
+        self.out, self.job_id, self._last_flush = out, job_id, time.monotonic_ns()
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        self.out.write(json.dumps({"event": event, "job_id": self.job_id, **fields}) + "\n")
+        now = time.monotonic_ns()
+        if event in ("started", "finished", "error") or now - self._last_flush > _FLUSH_EVERY_NS:
+            self.out.flush()
+            self._last_flush = now
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _interpreter(job: dict[str, Any]):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    path = Path(job["artifact"]["path"])
+    if not path.is_file():
+        raise JobFailed("artifact_missing", f"no model at {path}")
+    if _sha256(path) != job["artifact"]["sha256"]:
+        raise JobFailed("checksum_mismatch", f"{path} does not match sha256 {job['artifact']['sha256']}")
+    resolvers = {"xnnpack": OpResolverType.AUTO, "cpu": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    if job["delegate"] not in resolvers:
+        raise JobFailed("delegate_unavailable", f"delegate {job['delegate']!r} does not exist on the host")
+    try:
+        return Interpreter(
+            model_path=str(path), num_threads=job["threads"], experimental_op_resolver_type=resolvers[job["delegate"]]
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise JobFailed("model_load", f"LiteRT could not load {path.name}: {exc}") from exc
+
+
+def _runner(interpreter, name: str):
+    if name not in interpreter.get_signature_list():
+        raise JobFailed("signature_missing", f"model has no {name!r} signature")
+    return interpreter.get_signature_runner(name)
+
+
+def _synthetic(details: dict[str, Any], rng: np.random.Generator, classes: int) -> np.ndarray:
+    shape, dtype = [int(d) for d in details["shape"]], np.dtype(details["dtype"])
+    if np.issubdtype(dtype, np.floating):
+        return rng.uniform(-1.0, 1.0, shape).astype(dtype)
+    if dtype == np.int32 and classes:  # labels
+        return rng.integers(0, classes, shape, dtype=dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -128), min(info.max, 127) + 1, shape, dtype=dtype)
+
+
+def _inputs(job: dict[str, Any], runner, classes: int, batch: int | None = None) -> dict[str, np.ndarray]:
+    details = runner.get_input_details()
+    source = job["input"]
+    if source["kind"] == "npz":
+        try:
+            with np.load(source["path"]) as data:
+                arrays = {name: data[name] for name in details}
+        except (OSError, KeyError) as exc:
+            raise JobFailed("input_mismatch", f"{source['path']}: {exc}") from exc
+    else:
+        rng = np.random.default_rng(source["seed"])
+        arrays = {}
+        for name, d in details.items():
+            d = dict(d, shape=[batch or 1, *d["shape"][1:]]) if name == "x" and d["shape_signature"][0] == -1 else d
+            arrays[name] = _synthetic(d, rng, classes)
+    for name, d in details.items():
+        want = [int(s) for s in d["shape_signature"]]
+        got = list(arrays[name].shape)
+        if len(want) != len(got) or any(w not in (-1, g) for w, g in zip(want, got)):
+            raise JobFailed("input_mismatch", f"input {name!r} has shape {got}, the model expects {want}")
+    return arrays
+
+
+def _num_classes(interpreter) -> int:
+    if "infer" not in interpreter.get_signature_list():
+        return 0
+    (logits,) = interpreter.get_signature_runner("infer").get_output_details().values()
+    return int(logits["shape"][-1])
+
+
+def _run_infer(job: dict[str, Any], interpreter, emit: _Emitter) -> dict[str, Any]:
+    runner = _runner(interpreter, "infer")
+    inputs = _inputs(job, runner, 0)
+    iterations, min_ns = job["iterations"], int(job.get("min_duration_s", 0) * 1e9)
+    index = measured = 0
+    first_ns = None
+    while True:
+        warm = index < job["warmup"]
+        if not warm and measured >= iterations and (first_ns is None or end - first_ns >= min_ns):
+            break
+        start = time.monotonic_ns()
+        try:
+            runner(**inputs)
+        except (ValueError, RuntimeError) as exc:
+            raise JobFailed("invoke_failed", f"invoke {index}: {exc}") from exc
+        end = time.monotonic_ns()
+        if not warm:
+            measured += 1
+            first_ns = start if first_ns is None else first_ns
+        emit("invoke", index=index, warmup=warm, start_ns=start, end_ns=end, latency_ms=(end - start) / 1e6)
+        index += 1
+    return {"measured": measured}
+
+
+def _run_train(job: dict[str, Any], interpreter, emit: _Emitter) -> dict[str, Any]:
+    runner = _runner(interpreter, "train")
+    batch = int(runner.get_input_details()["x"]["shape"][0])
+    if job["train"]["batch_size"] != batch:
+        raise JobFailed("input_mismatch", f"batch_size {job['train']['batch_size']} but the train signature takes {batch}")
+    inputs = _inputs(job, runner, _num_classes(interpreter), batch)
+    total = job["warmup"] + job["train"]["steps"]
+    for step in range(total):
+        start = time.monotonic_ns()
+        try:
+            loss = float(runner(**inputs)["loss"])
+        except (ValueError, RuntimeError) as exc:
+            raise JobFailed("invoke_failed", f"train step {step}: {exc}") from exc
+        end = time.monotonic_ns()
+        emit("train_step", step=step, warmup=step < job["warmup"], start_ns=start, end_ns=end,
+             latency_ms=(end - start) / 1e6, loss=loss)
+    weights = _runner(interpreter, "get_weights")()
+    digest = hashlib.sha256()
+    for name in sorted(weights):
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(weights[name]).tobytes())
+    return {
+        "measured": job["train"]["steps"],
+        "delta_bytes": int(sum(w.nbytes for w in weights.values())),
+        "delta_sha256": digest.hexdigest(),
+    }
+
+
+def run_job(job: Any, out: TextIO) -> bool:
+    """Run one job, writing its events to `out`; True if it finished, False if it ended in `error`."""
+    job_id = job.get("job_id", "unknown") if isinstance(job, dict) else "unknown"
+    emit = _Emitter(out, str(job_id))
+    emit("started", protocol=PROTOCOL_VERSION, t_ns=time.monotonic_ns(), runner=RUNNER)
+    try:
+        try:
+            validate_job(job)
+        except ProtocolError as exc:
+            raise JobFailed("bad_job", str(exc)) from exc
+        interpreter = _interpreter(job)
+        result = (_run_train if job["signature"] == "train" else _run_infer)(job, interpreter, emit)
+    except JobFailed as exc:
+        emit("error", code=exc.code, message=str(exc))
+        return False
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    emit("finished", t_ns=time.monotonic_ns(), peak_rss_bytes=peak, **result)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m harness.host_runner JOB.json", file=sys.stderr)
+        return 2
+    try:
+        job = json.loads(Path(argv[0]).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        job = None
+        message = f"cannot read job {argv[0]}: {exc}"
+    if job is None:
+        emit = _Emitter(sys.stdout, "unknown")
+        emit("started", protocol=PROTOCOL_VERSION, t_ns=time.monotonic_ns(), runner=RUNNER)
+        emit("error", code="bad_job", message=message)
+        return 1
+    return 0 if run_job(job, sys.stdout) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

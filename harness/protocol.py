@@ -1,0 +1,104 @@
+"""The versioned job protocol: schema validation of jobs and events, and conformance vectors.
+
+The schemas and vectors live in `device_apps/protocol/` so the phone apps read the very same files.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "PROTOCOL_DIR",
+    "validate_job",
+    "validate_event",
+    "check_stream",
+    "load_vectors",
+    "ProtocolError",
+]
+
+PROTOCOL_VERSION = 1
+PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "device_apps" / "protocol"
+
+
+class ProtocolError(ValueError):
+    """A job or event does not match the protocol schema."""
+
+
+@functools.cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((PROTOCOL_DIR / name).read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _validate(name: str, document: Any) -> None:
+    error = jsonschema.exceptions.best_match(_validator(name).iter_errors(document))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ProtocolError(f"{where}: {error.message}")
+
+
+def validate_job(job: Any) -> None:
+    """Raise ProtocolError naming the first offending field of an invalid job."""
+    _validate("job.schema.json", job)
+
+
+def validate_event(event: Any) -> None:
+    """Raise ProtocolError for an event line that breaks events.schema.json."""
+    _validate("events.schema.json", event)
+
+
+def check_stream(events: Iterable[dict[str, Any]], expect: dict[str, Any]) -> list[str]:
+    """Problems of one job's event stream against a conformance vector's `expect` (empty = conforms).
+
+    `expect` keys: `final` ("finished" or "error"), `error_code`, `measured`, `warmup`,
+    `kind` ("invoke" or "train_step"), `delta` (true if `finished` must carry delta_bytes > 0).
+    """
+    events = list(events)
+    problems: list[str] = []
+    for i, event in enumerate(events):
+        try:
+            validate_event(event)
+        except ProtocolError as exc:
+            problems.append(f"event {i}: {exc}")
+    if not events or events[0].get("event") != "started":
+        problems.append("first event is not 'started'")
+    terminal = [e for e in events if e.get("event") in ("finished", "error")]
+    if len(terminal) != 1 or terminal[0] is not events[-1]:
+        problems.append("stream must end with exactly one 'finished' or 'error'")
+        return problems
+    last = terminal[0]
+    if last["event"] != expect["final"]:
+        problems.append(f"ended with {last['event']!r}, expected {expect['final']!r} ({last.get('message', '')})")
+        return problems
+    if last["event"] == "error":
+        if "error_code" in expect and last["code"] != expect["error_code"]:
+            problems.append(f"error code {last['code']!r}, expected {expect['error_code']!r}")
+        return problems
+    kind = expect.get("kind", "invoke")
+    timed = [e for e in events if e["event"] == kind]
+    measured = [e for e in timed if not e["warmup"]]
+    if "measured" in expect and len(measured) != expect["measured"]:
+        problems.append(f"{len(measured)} measured {kind} events, expected {expect['measured']}")
+    if "warmup" in expect and len(timed) - len(measured) != expect["warmup"]:
+        problems.append(f"{len(timed) - len(measured)} warm-up {kind} events, expected {expect['warmup']}")
+    if last["measured"] != len(measured):
+        problems.append(f"finished.measured={last['measured']} but {len(measured)} measured events were sent")
+    for e in timed:
+        if e["end_ns"] < e["start_ns"]:
+            problems.append(f"{kind} {e.get('index', e.get('step'))}: end before start")
+    if expect.get("delta") and not last.get("delta_bytes"):
+        problems.append("finished carries no delta_bytes")
+    return problems
+
+
+def load_vectors() -> list[dict[str, Any]]:
+    """Every conformance vector, sorted by name."""
+    vectors = [json.loads(p.read_text()) for p in sorted((PROTOCOL_DIR / "vectors").glob("*.json"))]
+    return sorted(vectors, key=lambda v: v["name"])
