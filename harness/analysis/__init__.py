@@ -1,0 +1,1 @@
+"""Pure reductions of raw events and samples: no I/O, no devices."""

@@ -1,0 +1,61 @@
+"""A suite becomes an ordered list of planned jobs: variant × workload × device × repetition.
+
+Within a repetition every variant runs once per workload; the variant order flips on every other
+repetition (A B, B A, A B, ...) so slow drift (heat, battery) does not favour one variant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from harness.protocol import PROTOCOL_VERSION
+from harness.suite import Suite, Workload
+
+__all__ = ["PlannedJob", "make_plan"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedJob:
+    job_id: str
+    order: int
+    variant: str  # "<model>/<technique>"
+    workload: Workload
+    device: str
+    repetition: int
+
+    @property
+    def model(self) -> str:
+        return self.variant.split("/", 1)[0]
+
+    def protocol_job(self, artifact_path: str, sha256: str) -> dict[str, Any]:
+        """The job document a runner receives, with the artifact's path on that device."""
+        w = self.workload
+        job: dict[str, Any] = {
+            "protocol": PROTOCOL_VERSION,
+            "job_id": self.job_id,
+            "artifact": {"path": artifact_path, "sha256": sha256},
+            "signature": w.signature,
+            "input": {"kind": "synthetic", "seed": w.input_seed},
+            "warmup": w.warmup,
+            "threads": w.threads,
+            "delegate": w.delegate,
+        }
+        if w.signature == "train":
+            job["train"] = {"steps": w.steps, "batch_size": w.batch_size}
+        else:
+            job["iterations"] = w.iterations
+            job["min_duration_s"] = w.min_duration_s
+        return job
+
+
+def make_plan(suite: Suite, devices: tuple[str, ...] | None = None) -> list[PlannedJob]:
+    jobs: list[PlannedJob] = []
+    for device in devices or suite.devices:
+        for rep in range(suite.repetitions):
+            variants = suite.variants if rep % 2 == 0 else tuple(reversed(suite.variants))
+            for workload in suite.workloads:
+                for variant in variants:
+                    order = len(jobs)
+                    jobs.append(PlannedJob(f"j{order:04d}", order, variant, workload, device, rep))
+    return jobs

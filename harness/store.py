@@ -1,0 +1,220 @@
+"""The results store: one directory per run, Parquet per job, DuckDB over all runs.
+
+Layout (format version 1):
+
+    <root>/runs/<run_id>/manifest.json                 run metadata and status (replaced atomically)
+    <root>/runs/<run_id>/jobs/<job_id>/result.parquet  one row: job identity, latency stats, energy, ...
+    <root>/runs/<run_id>/jobs/<job_id>/events.parquet  the runner's protocol events, one row each
+    <root>/runs/<run_id>/jobs/<job_id>/samples.parquet raw telemetry samples (t_ns, source, channel, value, unit)
+
+A run is `running` until its last job is stored, then `complete` (or `failed` / `interrupted`). Job
+files are written once, through a temp file and a link that refuses to replace anything; only the
+manifest's status fields change after creation.
+
+Format history:
+- 1 (2026-11): first version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harness.devices.base import Sample
+from harness.errors import ResultFormatError, UserError
+
+__all__ = ["FORMAT_VERSION", "Store", "RunWriter", "utc_now"]
+
+FORMAT_VERSION = 1
+RUN_STATUSES = ("running", "complete", "failed", "interrupted")
+_EVENT_COLUMNS = {
+    "seq": pa.int64(), "event": pa.string(), "idx": pa.int64(), "warmup": pa.bool_(),
+    "start_ns": pa.int64(), "end_ns": pa.int64(), "latency_ms": pa.float64(), "loss": pa.float64(),
+    "t_ns": pa.int64(), "payload": pa.string(),
+}
+_SAMPLE_SCHEMA = pa.schema([
+    ("t_ns", pa.int64()), ("source", pa.string()), ("channel", pa.string()), ("value", pa.float64()),
+    ("unit", pa.string()),
+])
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def _write_parquet_once(path: Path, table: pa.Table) -> None:
+    if path.exists():
+        raise ResultFormatError(f"refusing to overwrite {path}: stored results are never rewritten")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    try:
+        os.link(tmp, path)  # fails if `path` appeared meanwhile, unlike rename
+    finally:
+        tmp.unlink()
+
+
+def _events_table(run_id: str, job_id: str, events: Iterable[dict[str, Any]]) -> pa.Table:
+    rows = []
+    for seq, e in enumerate(events):
+        rows.append({
+            "seq": seq, "event": e.get("event"), "idx": e.get("index", e.get("step")), "warmup": e.get("warmup"),
+            "start_ns": e.get("start_ns"), "end_ns": e.get("end_ns"), "latency_ms": e.get("latency_ms"),
+            "loss": e.get("loss"), "t_ns": e.get("t_ns"), "payload": json.dumps(e, sort_keys=True),
+        })
+    schema = pa.schema([("run_id", pa.string()), ("job_id", pa.string()), *_EVENT_COLUMNS.items()])
+    columns = {name: [r[name] for r in rows] for name in _EVENT_COLUMNS}
+    return pa.table({"run_id": [run_id] * len(rows), "job_id": [job_id] * len(rows), **columns}, schema=schema)
+
+
+def _samples_table(run_id: str, job_id: str, samples: Iterable[Sample]) -> pa.Table:
+    samples = list(samples)
+    table = pa.table({
+        "t_ns": [s.t_ns for s in samples], "source": [s.source for s in samples],
+        "channel": [s.channel for s in samples], "value": [float(s.value) for s in samples],
+        "unit": [s.unit for s in samples],
+    }, schema=_SAMPLE_SCHEMA)
+    table = table.add_column(0, "job_id", pa.array([job_id] * len(samples), pa.string()))
+    return table.add_column(0, "run_id", pa.array([run_id] * len(samples), pa.string()))
+
+
+class RunWriter:
+    """Appends jobs to one run and closes it; created by `Store.create_run`."""
+
+    def __init__(self, run_dir: Path, manifest: dict[str, Any]):
+        self.dir, self.manifest = run_dir, manifest
+
+    @property
+    def run_id(self) -> str:
+        return self.manifest["run_id"]
+
+    def write_job(self, result: dict[str, Any], events: list[dict[str, Any]], samples: list[Sample]) -> None:
+        """Store one finished (or failed) job; `result` is its one-row summary incl. `job_id`."""
+        job_id = result["job_id"]
+        job_dir = self.dir / "jobs" / job_id
+        job_dir.mkdir(parents=True, exist_ok=False)
+        _write_parquet_once(job_dir / "events.parquet", _events_table(self.run_id, job_id, events))
+        _write_parquet_once(job_dir / "samples.parquet", _samples_table(self.run_id, job_id, samples))
+        row = {"run_id": self.run_id, **result}
+        _write_parquet_once(job_dir / "result.parquet", pa.Table.from_pylist([row]))
+        self.manifest["jobs_done"] += 1
+        _write_json_atomic(self.dir / "manifest.json", self.manifest)
+
+    def finish(self, status: str) -> None:
+        if status not in RUN_STATUSES[1:]:
+            raise ValueError(f"status must be one of {RUN_STATUSES[1:]}, not {status!r}")
+        if status == "complete" and self.manifest["jobs_done"] != self.manifest["jobs_planned"]:
+            raise ValueError("a run is complete only after its last job")
+        self.manifest.update(status=status, finished_utc=utc_now())
+        _write_json_atomic(self.dir / "manifest.json", self.manifest)
+
+
+class Store:
+    """A results directory; `Store(Path("results"))`."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.runs_dir = self.root / "runs"
+
+    def create_run(self, metadata: dict[str, Any], jobs_planned: int) -> RunWriter:
+        """Start a run; `metadata` holds suite, devices, artifacts, host, versions."""
+        now = dt.datetime.now(dt.timezone.utc)
+        run_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+        run_dir = self.runs_dir / run_id
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+        except OSError as exc:
+            raise UserError(f"cannot create a run under {self.runs_dir}: {exc.strerror}") from exc
+        manifest = {
+            **metadata, "format_version": FORMAT_VERSION, "run_id": run_id, "created_utc": utc_now(),
+            "finished_utc": None, "status": "running", "jobs_planned": jobs_planned, "jobs_done": 0,
+        }
+        _write_json_atomic(run_dir / "manifest.json", manifest)
+        return RunWriter(run_dir, manifest)
+
+    def _read_manifest(self, path: Path) -> dict[str, Any]:
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ResultFormatError(f"{path}: unreadable manifest ({exc})") from exc
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or version < 1:
+            raise ResultFormatError(f"{path}: no format_version; not a harness run")
+        if version > FORMAT_VERSION:
+            raise ResultFormatError(f"{path}: format {version} is newer than this harness ({FORMAT_VERSION}); upgrade")
+        return manifest
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run's manifest, oldest first."""
+        if not self.runs_dir.is_dir():
+            return []
+        paths = sorted(self.runs_dir.glob("*/manifest.json"))
+        return [self._read_manifest(p) for p in paths]
+
+    def resolve(self, run_ref: str) -> str:
+        """A run id from an id, a unique prefix of one, or `latest`."""
+        ids = [p.parent.name for p in sorted(self.runs_dir.glob("*/manifest.json"))] if self.runs_dir.is_dir() else []
+        if run_ref == "latest" and ids:
+            return ids[-1]
+        matches = [i for i in ids if i.startswith(run_ref)]
+        if run_ref in ids:
+            return run_ref
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise UserError(f"no run {run_ref!r} in {self.root} (see `harness runs --results {self.root}`)")
+        raise UserError(f"run prefix {run_ref!r} is ambiguous: {', '.join(matches[:5])}")
+
+    def manifest(self, run_ref: str) -> dict[str, Any]:
+        return self._read_manifest(self.runs_dir / self.resolve(run_ref) / "manifest.json")
+
+    def _read(self, run_ref: str, kind: str, job_id: str | None = None) -> pd.DataFrame:
+        run_dir = self.runs_dir / self.resolve(run_ref)
+        pattern = f"jobs/{job_id or '*'}/{kind}.parquet"
+        frames = [pq.read_table(p).to_pandas() for p in sorted(run_dir.glob(pattern))]
+        frames = [f for f in frames if not f.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def results(self, run_ref: str) -> pd.DataFrame:
+        """One row per stored job of a run, in plan order."""
+        frame = self._read(run_ref, "result")
+        return frame.sort_values("order", ignore_index=True) if "order" in frame else frame
+
+    def events(self, run_ref: str, job_id: str | None = None) -> pd.DataFrame:
+        return self._read(run_ref, "events", job_id)
+
+    def samples(self, run_ref: str, job_id: str | None = None) -> pd.DataFrame:
+        return self._read(run_ref, "samples", job_id)
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """In-memory DuckDB with views `runs`, `results`, `events`, `samples` over every run."""
+        con = duckdb.connect()
+        runs = pd.DataFrame([
+            {k: m.get(k) for k in ("run_id", "created_utc", "finished_utc", "status", "jobs_planned", "jobs_done",
+                                   "git_commit")} | {"suite": m.get("suite", {}).get("name")}
+            for m in self.runs()
+        ], columns=["run_id", "created_utc", "finished_utc", "status", "jobs_planned", "jobs_done", "git_commit",
+                    "suite"])
+        con.register("runs_frame", runs)
+        con.execute("CREATE VIEW runs AS SELECT * FROM runs_frame")
+        for kind, view in (("result", "results"), ("events", "events"), ("samples", "samples")):
+            glob = (self.runs_dir / "*" / "jobs" / "*" / f"{kind}.parquet").as_posix()
+            if any(self.runs_dir.glob(f"*/jobs/*/{kind}.parquet")):
+                quoted = glob.replace("'", "''")
+                con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{quoted}', union_by_name=true)")
+        return con

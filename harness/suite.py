@@ -1,0 +1,175 @@
+"""Bench suites in TOML: models × variants × workloads × devices × repetitions.
+
+    name = "default"
+    devices = ["host"]
+    repetitions = 3
+
+    [[models]]
+    name = "toy-cnn"
+    variants = ["last-layer"]          # artifact "toy-cnn/last-layer" from models.zoo
+
+    [[workloads]]
+    name = "infer"
+    signature = "infer"
+    warmup = 10
+    iterations = 200
+
+    [[workloads]]
+    name = "personalize"
+    signature = "train"
+    steps = 20
+    batch_size = 16
+
+Every key is checked; a typo is an error naming the key, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+
+__all__ = ["Suite", "Workload", "load_suite", "parse_suite", "DEFAULT_SUITE"]
+
+DEFAULT_SUITE = Path(__file__).resolve().parent.parent / "suites" / "default.toml"
+DELEGATES = ("cpu", "xnnpack", "nnapi", "gpu", "coreml-ane", "coreml-cpu")
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    name: str
+    signature: str  # "infer" or "train"
+    warmup: int = 5
+    iterations: int | None = None  # infer: measured invokes
+    min_duration_s: float = 0.0  # infer: keep invoking at least this long (so energy resolves)
+    steps: int | None = None  # train: measured optimizer steps
+    batch_size: int | None = None  # train
+    threads: int = 1
+    delegate: str = "xnnpack"
+    input_seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    variants: tuple[str, ...]  # "<model>/<technique>"
+    workloads: tuple[Workload, ...]
+    devices: tuple[str, ...]
+    repetitions: int
+    baseline_s: float  # idle telemetry before each job, for energy baselines
+    cooldown_timeout_s: float  # longest wait for the device to cool before a job
+    source: str  # the TOML text, stored with every run
+
+
+_TOP = {"name", "description", "devices", "repetitions", "baseline_s", "cooldown_timeout_s", "models", "workloads"}
+_MODEL = {"name", "variants"}
+_WORKLOAD = {f.name for f in dataclasses.fields(Workload)}
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise UserError(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+
+
+def _typed(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = None) -> Any:
+    value = table.get(key, default)
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
+        raise UserError(f"{where}: {key} must be {getattr(kind, '__name__', kind)}, not {value!r}")
+    return value
+
+
+def _positive(value: int | float | None, key: str, where: str, allow_zero: bool = False) -> None:
+    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+        raise UserError(f"{where}: {key} must be {'>= 0' if allow_zero else '> 0'}, not {value!r}")
+
+
+def _workload(table: Any, where: str) -> Workload:
+    if not isinstance(table, dict):
+        raise UserError(f"{where}: must be a table")
+    _check_keys(table, _WORKLOAD, where)
+    name = _typed(table, "name", str, where)
+    if not name:
+        raise UserError(f"{where}: needs a name")
+    signature = _typed(table, "signature", str, where)
+    if signature not in ("infer", "train"):
+        raise UserError(f"{where}: signature must be 'infer' or 'train', not {signature!r}")
+    fields = {k: table[k] for k in table if k not in ("name", "signature")}
+    for key in ("warmup", "iterations", "steps", "batch_size", "threads", "input_seed"):
+        _typed(table, key, int, where)
+    _typed(table, "min_duration_s", (int, float), where)
+    _typed(table, "delegate", str, where)
+    for key in ("iterations", "steps", "batch_size", "threads"):
+        _positive(table.get(key), key, where)
+    for key in ("warmup", "min_duration_s", "input_seed"):
+        _positive(table.get(key), key, where, allow_zero=True)
+    if table.get("delegate", "xnnpack") not in DELEGATES:
+        raise UserError(f"{where}: delegate must be one of {', '.join(DELEGATES)}, not {table['delegate']!r}")
+    if signature == "infer":
+        if "steps" in table or "batch_size" in table:
+            raise UserError(f"{where}: steps/batch_size belong to a train workload")
+        fields.setdefault("iterations", 100)
+    else:
+        if "iterations" in table or "min_duration_s" in table:
+            raise UserError(f"{where}: iterations/min_duration_s belong to an infer workload")
+        if "steps" not in table or "batch_size" not in table:
+            raise UserError(f"{where}: a train workload needs steps and batch_size")
+    return Workload(name=name, signature=signature, **fields)
+
+
+def parse_suite(text: str, origin: str = "<suite>") -> Suite:
+    """Parse and check a suite; UserError names the file and the bad key or value."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{origin}: not valid TOML: {exc}") from exc
+    _check_keys(data, _TOP, origin)
+    models = data.get("models")
+    if not isinstance(models, list) or not models:
+        raise UserError(f"{origin}: needs at least one [[models]] table")
+    variants: list[str] = []
+    for i, model in enumerate(models):
+        where = f"{origin}: models[{i}]"
+        if not isinstance(model, dict):
+            raise UserError(f"{where}: must be a table")
+        _check_keys(model, _MODEL, where)
+        name = _typed(model, "name", str, where)
+        names = _typed(model, "variants", list, where)
+        if not name or not names or not all(isinstance(v, str) and v for v in names):
+            raise UserError(f"{where}: needs a name and a non-empty list of variant names")
+        variants += [f"{name}/{v}" for v in names]
+    if len(set(variants)) != len(variants):
+        raise UserError(f"{origin}: a variant is listed twice")
+    raw_workloads = data.get("workloads")
+    if not isinstance(raw_workloads, list) or not raw_workloads:
+        raise UserError(f"{origin}: needs at least one [[workloads]] table")
+    workloads = tuple(_workload(w, f"{origin}: workloads[{i}]") for i, w in enumerate(raw_workloads))
+    if len({w.name for w in workloads}) != len(workloads):
+        raise UserError(f"{origin}: two workloads share a name")
+    devices = _typed(data, "devices", list, origin, ["host"])
+    if not devices or not all(isinstance(d, str) and d for d in devices):
+        raise UserError(f"{origin}: devices must be a non-empty list of device ids")
+    repetitions = _typed(data, "repetitions", int, origin, 3)
+    _positive(repetitions, "repetitions", origin)
+    baseline_s = _typed(data, "baseline_s", (int, float), origin, 0.0)
+    cooldown_timeout_s = _typed(data, "cooldown_timeout_s", (int, float), origin, 0.0)
+    _positive(baseline_s, "baseline_s", origin, allow_zero=True)
+    _positive(cooldown_timeout_s, "cooldown_timeout_s", origin, allow_zero=True)
+    return Suite(
+        name=_typed(data, "name", str, origin) or Path(origin).stem,
+        description=_typed(data, "description", str, origin, ""),
+        variants=tuple(variants), workloads=workloads, devices=tuple(devices), repetitions=repetitions,
+        baseline_s=float(baseline_s), cooldown_timeout_s=float(cooldown_timeout_s), source=text,
+    )
+
+
+def load_suite(path: Path) -> Suite:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"cannot read suite {path}: {exc.strerror}") from exc
+    return parse_suite(text, str(path))

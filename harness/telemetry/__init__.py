@@ -1,0 +1,1 @@
+"""Parsers of device telemetry output (sysfs, dumpsys) and the on-device sampler's output."""

@@ -1,0 +1,101 @@
+# Telemetry sampler that runs ON an Android phone, in the background, under /system/bin/sh (mksh)
+# with toybox utilities. POSIX sh only: no arrays, no [[ ]], no $'...', no GNU-only flags.
+# Files are read with the `read` builtin, so a fast reading forks nothing; only `sleep` and the
+# slow readings (dumpsys) fork.
+#
+# usage: sh android_sampler.sh OUT STOP INTERVAL_S SLOW_EVERY PS_DIR TZ_DIR ODPM THERMALSERVICE
+#   OUT             file the readings are written to (pulled by the host afterwards)
+#   STOP            the sampler takes a last full reading and exits once this file exists
+#   INTERVAL_S      seconds between fast readings (power_supply), e.g. 0.1
+#   SLOW_EVERY      every Nth reading also reads thermal zones and the dumpsys sources
+#   PS_DIR          power_supply directory, e.g. /sys/class/power_supply/battery
+#   TZ_DIR          thermal class directory (/sys/class/thermal), or - for none
+#   ODPM            1 to read `dumpsys android.hardware.power.stats.IPowerStats/default`
+#   THERMALSERVICE  1 to read `dumpsys thermalservice`
+#
+# Output, one item per line: "@h VERSION INTERVAL SLOW_EVERY", "@zone ZONE TYPE", "@t UPTIME_S",
+# "@ps FILE VALUE", "@tz ZONE MILLIDEGREES", "@begin NAME" raw dumpsys lines "@end NAME",
+# "@ready" after the first full reading, "@stop" after the last one.
+
+out=$1
+stop=$2
+interval=$3
+slow_every=$4
+ps_dir=$5
+tz_dir=$6
+odpm=$7
+thermalsvc=$8
+
+ps_files=
+for f in current_now voltage_now charge_counter temp capacity status; do
+	if [ -r "$ps_dir/$f" ]; then
+		ps_files="$ps_files $f"
+	fi
+done
+zones=
+if [ "$tz_dir" != - ]; then
+	for z in "$tz_dir"/thermal_zone*; do
+		if [ -r "$z/temp" ]; then
+			zones="$zones ${z##*/}"
+		fi
+	done
+fi
+
+stamp() {
+	read -r up idle < /proc/uptime
+	echo "@t $up"
+}
+
+fast() {
+	stamp
+	for f in $ps_files; do
+		if read -r v < "$ps_dir/$f"; then
+			echo "@ps $f $v"
+		fi
+	done
+}
+
+block() {
+	echo "@begin $1"
+	shift
+	"$@" 2>&1
+	echo "@end"
+}
+
+slow() {
+	stamp
+	for z in $zones; do
+		if read -r v < "$tz_dir/$z/temp"; then
+			echo "@tz $z $v"
+		fi
+	done
+	if [ "$thermalsvc" = 1 ]; then
+		block thermalservice dumpsys thermalservice
+	fi
+	if [ "$odpm" = 1 ]; then
+		block odpm dumpsys android.hardware.power.stats.IPowerStats/default
+	fi
+}
+
+exec > "$out" 2>/dev/null
+echo "@h 1 $interval $slow_every"
+for z in $zones; do
+	if read -r ty < "$tz_dir/$z/type"; then
+		echo "@zone $z $ty"
+	fi
+done
+fast
+slow
+echo "@ready"
+n=1
+while [ ! -e "$stop" ]; do
+	sleep "$interval"
+	fast
+	if [ $((n % slow_every)) -eq 0 ]; then
+		slow
+	fi
+	n=$((n + 1))
+done
+fast
+slow
+echo "@stop"
