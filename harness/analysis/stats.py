@@ -1,0 +1,69 @@
+"""Two-sample statistics for comparing runs: a two-level bootstrap of the ratio of a statistic.
+
+Values come in groups (one group per job repetition). Resampling repetitions first and values
+within them second keeps the between-repetition spread (heat, drift) in the interval, which pooling
+all invokes would hide. One-sample intervals live in `harness.analysis.latency.bootstrap_ci`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["RatioCI", "bootstrap_ratio", "p90"]
+
+Statistic = Callable[..., np.ndarray]
+
+
+def p90(values: np.ndarray, axis: int | None = None) -> np.ndarray:
+    return np.percentile(values, 90, axis=axis)
+
+
+@dataclasses.dataclass(frozen=True)
+class RatioCI:
+    """statistic(new) / statistic(base) and its confidence interval."""
+
+    ratio: float
+    low: float
+    high: float
+
+
+def _resample(groups: Sequence[np.ndarray], statistic: Statistic, resamples: int,
+              rng: np.random.Generator) -> np.ndarray:
+    """`statistic` of `resamples` two-level bootstrap samples (groups, then values within each)."""
+    sizes = np.array([g.size for g in groups])
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    flat = np.concatenate(groups)
+    per_group = max(1, int(round(sizes.mean())))
+    out = np.empty(resamples)
+    chunk = max(1, 2_000_000 // (len(groups) * per_group))  # bound memory for long jobs
+    for start in range(0, resamples, chunk):
+        n = min(resamples, start + chunk) - start
+        picked = rng.integers(0, len(groups), (n, len(groups), 1))
+        within = (rng.random((n, len(groups), per_group)) * sizes[picked]).astype(np.int64)
+        out[start:start + n] = statistic(flat[(offsets[picked] + within).reshape(n, -1)], axis=1)
+    return out
+
+
+def bootstrap_ratio(base: Sequence[Sequence[float]], new: Sequence[Sequence[float]],
+                    statistic: Statistic = np.median, *, confidence: float = 0.95, resamples: int = 2000,
+                    seed: int = 0) -> RatioCI:
+    """statistic(new) / statistic(base) over pooled values, with a seeded percentile bootstrap interval."""
+    base_groups = [np.asarray(g, float) for g in base if len(g)]
+    new_groups = [np.asarray(g, float) for g in new if len(g)]
+    if not base_groups or not new_groups:
+        raise ValueError("bootstrap_ratio needs at least one value on each side")
+    rng = np.random.default_rng(seed)
+    point_base = float(statistic(np.concatenate(base_groups)))
+    point_new = float(statistic(np.concatenate(new_groups)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = _resample(new_groups, statistic, resamples, rng) / _resample(base_groups, statistic, resamples, rng)
+        ratio = point_new / point_base if point_base else (1.0 if point_new == point_base else np.inf)
+    ratios = ratios[~np.isnan(ratios)]
+    if ratios.size == 0:  # both sides are all zeros
+        return RatioCI(1.0, 1.0, 1.0)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(ratios, [alpha, 1 - alpha])
+    return RatioCI(float(ratio), float(low), float(high))
