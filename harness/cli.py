@@ -1,0 +1,239 @@
+"""The `harness` command line. The only place that turns errors into messages and exit codes:
+UserError → one line, exit 2; other HarnessError → one line, exit 1; Ctrl-C → exit 130."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harness.errors import HarnessError, UserError
+
+__all__ = ["main"]
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN/None → null, numpy scalars → Python numbers, recursively."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n")
+
+
+def _store(args: argparse.Namespace):
+    from harness.store import Store
+
+    return Store(args.results)
+
+
+# -- devices ---------------------------------------------------------------------------------------
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from harness.devices import discover
+
+    descriptions = [d.describe() for d in discover()]
+    if args.json:
+        _print_json([d.to_dict() for d in descriptions])
+        return 0
+    table = Table(title="Devices")
+    for col in ("id", "model", "os", "soc / cpu", "abi", "cores", "battery", "energy sources"):
+        table.add_column(col)
+    for d in descriptions:
+        sources = ", ".join(f"{s.name} ({s.kind})" if s.available else f"{s.name}: no — {s.reason}"
+                            for s in d.energy_sources) or "none"
+        battery = f"{d.battery_capacity_mah:.0f} mAh" if d.battery_capacity_mah else "—"
+        table.add_row(d.id, d.model, d.os, d.soc, d.abi, str(d.cores), battery, sources)
+    out.print(table)
+    return 0
+
+
+# -- bench -----------------------------------------------------------------------------------------
+
+class _RichReporter:
+    """Draws a progress bar per job on stderr."""
+
+    def __init__(self, progress: Progress):
+        self.progress, self.task = progress, None
+
+    def building(self, variant: str) -> None:
+        err.print(f"[dim]artifact[/] {variant} (built or taken from the cache)")
+
+    def job_started(self, job, expected_events: int) -> None:
+        label = f"{job.job_id} {job.variant} · {job.workload.name} · {job.device} · rep {job.repetition}"
+        self.task = self.progress.add_task(label, total=expected_events)
+
+    def event(self, job, event: dict[str, Any]) -> None:
+        if event.get("event") in ("invoke", "train_step"):
+            self.progress.advance(self.task)
+
+    def job_finished(self, job, row: dict[str, Any]) -> None:
+        if row["status"] == "ok":
+            self.progress.update(self.task, completed=self.progress.tasks[-1].total)
+        else:
+            self.progress.update(self.task, description=f"[red]{job.job_id} failed: {row['error_message']}")
+
+
+def _summary_table(rows: Sequence[dict[str, Any]]) -> Table:
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    table = Table(title="Summary (medians over repetitions; latency measured on the device)")
+    for col in ("variant", "workload", "device", "jobs ok", "p50 ms", "p90 ms", "p99 ms", "final loss", "delta bytes"):
+        table.add_column(col, justify="left" if col in ("variant", "workload", "device") else "right")
+
+    def fmt(series, spec="{:.3f}"):
+        series = series.dropna() if series is not None else series
+        return spec.format(series.median()) if series is not None and len(series) else "—"
+
+    for (variant, workload, device), g in frame.groupby(["variant", "workload", "device_id"], sort=False):
+        ok = g[g["status"] == "ok"]
+        table.add_row(variant, workload, device, f"{len(ok)}/{len(g)}", fmt(ok.get("p50_ms")), fmt(ok.get("p90_ms")),
+                      fmt(ok.get("p99_ms")), fmt(ok.get("final_loss"), "{:.4f}"), fmt(ok.get("delta_bytes"), "{:,.0f}"))
+    return table
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from harness.bench import run_bench
+    from harness.dashboards.run import render_runs
+    from harness.suite import DEFAULT_SUITE, load_suite
+
+    suite_path = args.suite or DEFAULT_SUITE
+    suite = load_suite(suite_path)
+    store = _store(args)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err)
+    with progress:
+        result = run_bench(suite, store, suite_path=suite_path, device_ids=args.device,
+                           reporter=_RichReporter(progress))
+    out.print(_summary_table(result.rows))
+    dashboard = render_runs(store, [result.run_id], result.run_dir / "dashboard.html")
+    failed = sum(r["status"] != "ok" for r in result.rows)
+    out.print(f"run {result.run_id}: {result.status}, {len(result.rows)} jobs ({failed} failed) "
+              f"stored in {result.run_dir}")
+    out.print(f"dashboard: {dashboard}")
+    return 0 if failed == 0 else 1
+
+
+# -- runs / show / dashboard -----------------------------------------------------------------------
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    runs = _store(args).runs()
+    keys = ("run_id", "created_utc", "status", "jobs_done", "jobs_planned", "git_commit")
+    if args.json:
+        _print_json([{**{k: m.get(k) for k in keys}, "suite": m["suite"]["name"],
+                      "devices": [d["id"] for d in m.get("devices", [])]} for m in runs])
+        return 0
+    if not runs:
+        out.print(f"no runs in {args.results}")
+        return 0
+    table = Table(title=f"Runs in {args.results}")
+    for col in ("run id", "created (UTC)", "suite", "devices", "status", "jobs", "commit"):
+        table.add_column(col)
+    for m in runs:
+        table.add_row(m["run_id"], m["created_utc"], m["suite"]["name"], ", ".join(d["id"] for d in m["devices"]),
+                      m["status"], f"{m['jobs_done']}/{m['jobs_planned']}", (m.get("git_commit") or "")[:12])
+    out.print(table)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = _store(args)
+    manifest = store.manifest(args.run)
+    results = store.results(manifest["run_id"])
+    jobs = results.to_dict(orient="records")
+    if args.json:
+        _print_json({"run": manifest, "jobs": jobs})
+        return 0
+    out.print(f"run {manifest['run_id']} · suite {manifest['suite']['name']} · {manifest['status']} · "
+              f"{manifest['jobs_done']}/{manifest['jobs_planned']} jobs · commit {manifest.get('git_commit', '?')[:12]}")
+    for d in manifest["devices"]:
+        out.print(f"device {d['id']}: {d['model']} · {d['soc']} · {d['os']}")
+    if jobs:
+        out.print(_summary_table(jobs))
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from harness.dashboards.run import render_runs
+
+    path = render_runs(_store(args), args.runs, args.output)
+    out.print(f"dashboard: {path}")
+    return 0
+
+
+# -- parser ----------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness", description="Benchmark on-device ML personalization: latency, energy, heat.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_results(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                       help="results store (default: results/)")
+        return p
+
+    p = sub.add_parser("devices", help="list the devices this machine can run jobs on")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_devices)
+
+    p = with_results(sub.add_parser("bench", help="run a bench suite and store the run"))
+    p.add_argument("--suite", type=Path, metavar="FILE", help="suite TOML (default: suites/default.toml)")
+    p.add_argument("--device", action="append", metavar="ID", help="run on this device instead of the suite's "
+                   "(repeatable), e.g. host, android:SERIAL")
+    p.set_defaults(func=cmd_bench)
+
+    p = with_results(sub.add_parser("runs", help="list stored runs"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+
+    p = with_results(sub.add_parser("show", help="show one run's jobs and latency statistics"))
+    p.add_argument("run", metavar="RUN", help="run id, unique prefix, or 'latest'")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = with_results(sub.add_parser("dashboard", help="write a self-contained HTML dashboard of runs"))
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.html")
+    p.set_defaults(func=cmd_dashboard)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UserError as exc:
+        err.print(f"harness: error: {exc}", markup=False)
+        return exc.exit_code
+    except HarnessError as exc:
+        err.print(f"harness: {type(exc).__name__}: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("harness: interrupted; what was measured so far is stored", markup=False)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Self-contained plotly HTML dashboards that read only the results store."""

@@ -1,0 +1,98 @@
+"""The per-run dashboard: latency distributions, training loss curves, delta sizes, job table."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from harness.dashboards.html import Section, write_page
+from harness.store import Store
+
+__all__ = ["render_runs"]
+
+
+def _label(row: pd.Series | dict) -> str:
+    return f"{row['variant']} · {row['workload']}"
+
+
+def _latency_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    timed = events[events["event"].isin(["invoke", "train_step"]) & (events["warmup"] == False)]  # noqa: E712
+    keys = results[["run_id", "job_id", "variant", "workload", "device_id"]]
+    timed = timed.merge(keys, on=["run_id", "job_id"])
+    for (run_id, device, variant, workload), group in timed.groupby(["run_id", "device_id", "variant", "workload"]):
+        fig.add_trace(go.Box(x=group["latency_ms"], name=f"{variant} · {workload} · {device} · {run_id[-6:]}",
+                             boxpoints=False, orientation="h"))
+    fig.update_layout(xaxis_title="latency per invoke / train step (ms, measured, log scale)", xaxis_type="log",
+                      height=140 + 40 * max(1, len(fig.data)), margin=dict(l=10, r=10, t=10, b=40), showlegend=False)
+    return fig
+
+
+def _loss_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    steps = events[events["event"] == "train_step"].merge(
+        results[["run_id", "job_id", "variant", "workload", "repetition", "device_id"]], on=["run_id", "job_id"])
+    for (run_id, job_id), group in steps.groupby(["run_id", "job_id"]):
+        first = group.iloc[0]
+        fig.add_trace(go.Scatter(x=group["idx"], y=group["loss"], mode="lines",
+                                 name=f"{_label(first)} · rep {first['repetition']} · {run_id[-6:]}"))
+    fig.update_layout(xaxis_title="train step", yaxis_title="loss (measured)", height=380,
+                      margin=dict(l=10, r=10, t=10, b=40))
+    return fig
+
+
+def _delta_figure(results: pd.DataFrame) -> go.Figure:
+    trained = results.dropna(subset=["delta_bytes"]) if "delta_bytes" in results else results.iloc[0:0]
+    per_variant = trained.groupby("variant")["delta_bytes"].max().sort_values()
+    fig = go.Figure(go.Bar(x=per_variant.values, y=per_variant.index, orientation="h",
+                           text=[f"{int(v):,} B" for v in per_variant.values], textposition="auto"))
+    fig.update_layout(xaxis_title="personalization delta (bytes returned by get_weights)",
+                      height=140 + 40 * max(1, len(per_variant)), margin=dict(l=10, r=10, t=10, b=40))
+    return fig
+
+
+def _job_table(results: pd.DataFrame) -> str:
+    cols = ["run_id", "job_id", "variant", "workload", "device_id", "repetition", "status", "n", "p50_ms",
+            "median_ci_low_ms", "median_ci_high_ms", "p90_ms", "p99_ms", "final_loss", "delta_bytes"]
+    present = [c for c in cols if c in results]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in present)
+    body = []
+    for _, row in results[present].iterrows():
+        cells = []
+        for c in present:
+            v = row[c]
+            text = "" if pd.isna(v) else f"{v:.4g}" if isinstance(v, float) else str(v)
+            cells.append(f"<td>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def render_runs(store: Store, run_refs: Sequence[str], out: Path) -> Path:
+    """Write one dashboard for one or more runs (figures overlay the runs)."""
+    run_ids = [store.resolve(r) for r in run_refs]
+    manifests = [store.manifest(r) for r in run_ids]
+    results = pd.concat([store.results(r) for r in run_ids], ignore_index=True)
+    events = pd.concat([store.events(r) for r in run_ids], ignore_index=True)
+    if results.empty:
+        sections = [Section("No jobs", note="These runs stored no jobs yet.")]
+    else:
+        sections = [
+            Section("Latency distribution per variant and workload", _latency_figure(events, results),
+                    note="Measured on the device: per-invoke (infer) and per-step (train) wall time, warm-up excluded."),
+            Section("Training loss curves", _loss_figure(events, results),
+                    note="Loss returned by the train signature at each on-device optimizer step."),
+            Section("Personalization delta size", _delta_figure(results),
+                    note="Bytes of the parameters get_weights returns: what a phone stores or uploads per person."),
+            Section("Jobs", fragment=_job_table(results)),
+        ]
+    devices = sorted({d["id"] + " (" + d["soc"] + ")" for m in manifests for d in m.get("devices", [])})
+    meta = (f"runs: {', '.join(run_ids)} · suite: {', '.join(sorted({m['suite']['name'] for m in manifests}))} · "
+            f"status: {', '.join(m['status'] for m in manifests)} · devices: {', '.join(devices)} · "
+            f"commit: {', '.join(sorted({m.get('git_commit', '?')[:12] for m in manifests}))}")
+    title = f"Run {run_ids[0]}" if len(run_ids) == 1 else f"{len(run_ids)} runs"
+    return write_page(out, title, meta, sections)
+
