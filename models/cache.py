@@ -23,10 +23,15 @@ def cache_root() -> Path:
     return Path(base) / "phone-harness"
 
 
-def source_hash() -> str:
-    """sha256 over the source of the `models` package: the build recipe of every artifact."""
+def source_hash(*relative: str) -> str:
+    """sha256 over the source of the `models` package (or only the given files under it).
+
+    The whole package is the build recipe of every artifact; a cached intermediate (e.g. trained
+    global weights) names only the modules it depends on, so unrelated edits do not retrain it.
+    """
     digest = hashlib.sha256()
-    for path in sorted(_MODELS_DIR.rglob("*.py")):
+    paths = [_MODELS_DIR / r for r in relative] if relative else _MODELS_DIR.rglob("*.py")
+    for path in sorted(paths):
         digest.update(path.relative_to(_MODELS_DIR).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""Activity recognition (UCI HAPT): data, the global model and its personalization variants."""

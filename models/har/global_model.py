@@ -1,0 +1,176 @@
+"""The global HAR model: a small depthwise-separable 1D CNN trained on the population subjects.
+
+    x (128 x 6, raw units) -> standardize -> stem conv k5 (32) -> /2
+      -> 3 x [depthwise k5 -> pointwise (64, 96, 96)] with /2 between blocks
+      -> [residual bottleneck adapter] -> global mean -> feature dense (64) -> head dense (6)
+    optional: LoRA beside the feature and head dense layers; an early exit after block 1.
+
+About 26k parameters and 0.63 M MACs per window. Weights are stored per layer name, so a variant
+with extra layers (adapter, LoRA, exit) starts from the same trained global weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from functools import cache
+
+import numpy as np
+
+from models.cache import atomic_write_bytes, cache_root, source_hash
+from models.har import data
+
+__all__ = ["Arch", "GLOBAL", "build_model", "layer_macs", "global_weights", "load_weights", "layer_weights",
+           "train_epochs"]
+
+Weights = dict[str, list[np.ndarray]]  # layer name -> that layer's weights in Keras order
+
+
+@dataclasses.dataclass(frozen=True)
+class Arch:
+    stem: int = 32
+    blocks: tuple[int, ...] = (64, 96, 96)
+    feature: int = 64
+    kernel: int = 5
+    adapter: int = 0  # bottleneck width of the residual adapter after the last block; 0 = none
+    lora_rank: int = 0  # rank of LoRA beside the feature and head dense layers; 0 = none
+    early_exit: bool = False  # second output: logits of a cheap exit after block 1
+
+
+GLOBAL = Arch()
+
+
+def _dense_with_lora(x, units: int, name: str, rank: int):
+    import keras
+
+    y = keras.layers.Dense(units, name=name)(x)
+    if rank:
+        low = keras.layers.Dense(rank, use_bias=False, name=f"{name}_lora_a")(x)
+        y = keras.layers.Add()([y, keras.layers.Dense(units, use_bias=False, kernel_initializer="zeros",
+                                                      name=f"{name}_lora_b")(low)])
+    return y
+
+
+def build_model(arch: Arch = GLOBAL, batch: int | None = None):
+    """The Keras model of `arch` (fresh weights). Outputs logits (and exit-1 logits if early_exit)."""
+    import keras
+
+    from models.layers import DepthwiseTemporalConv, GlobalMean, HalveTime, Pointwise, Relu, Standardize, TemporalConv
+
+    inp = keras.Input((data.WINDOW, len(data.CHANNELS)), batch_size=batch, name="x")
+    x = Standardize(name="standardize")(inp)
+    x = HalveTime()(Relu()(TemporalConv(arch.stem, arch.kernel, name="stem")(x)))
+    exit_logits = None
+    for i, width in enumerate(arch.blocks, start=1):
+        if i > 1:
+            x = HalveTime()(x)
+        x = Relu()(DepthwiseTemporalConv(arch.kernel, name=f"b{i}_dw")(x))
+        x = Relu()(Pointwise(width, name=f"b{i}_pw")(x))
+        if i == 1 and arch.early_exit:
+            exit_logits = keras.layers.Dense(data.CLASSES, name="exit1")(GlobalMean()(x))
+    if arch.adapter:
+        down = Relu()(Pointwise(arch.adapter, name="adapter_down")(x))
+        x = keras.layers.Add()([x, Pointwise(arch.blocks[-1], zero_init=True, name="adapter_up")(down)])
+    x = Relu()(_dense_with_lora(GlobalMean()(x), arch.feature, "feature", arch.lora_rank))
+    logits = _dense_with_lora(x, data.CLASSES, "head", arch.lora_rank)
+    outputs = [logits, exit_logits] if arch.early_exit else logits
+    return keras.Model(inp, outputs, name="har_cnn")
+
+
+def layer_macs(arch: Arch = GLOBAL) -> dict[str, int]:
+    """Multiply-accumulates per window of each weighted layer, in forward order (analytic count)."""
+    channels, steps, k = len(data.CHANNELS), data.WINDOW, arch.kernel
+    macs = {"stem": steps * k * channels * arch.stem}
+    c = arch.stem
+    for i, width in enumerate(arch.blocks, start=1):
+        steps //= 2
+        macs[f"b{i}_dw"] = steps * k * c
+        macs[f"b{i}_pw"] = steps * c * width
+        if i == 1 and arch.early_exit:
+            macs["exit1"] = width * data.CLASSES
+        c = width
+    if arch.adapter:
+        macs["adapter_down"] = macs["adapter_up"] = steps * c * arch.adapter
+    for name, fan_in, units in (("feature", c, arch.feature), ("head", arch.feature, data.CLASSES)):
+        macs[name] = fan_in * units
+        if arch.lora_rank:
+            macs[f"{name}_lora_a"], macs[f"{name}_lora_b"] = fan_in * arch.lora_rank, arch.lora_rank * units
+    return macs
+
+
+def layer_weights(model) -> Weights:
+    return {layer.name: [w.numpy() for w in layer.weights] for layer in model.layers if layer.weights}
+
+
+def load_weights(model, weights: Weights) -> None:
+    """Set every layer of `model` that `weights` names; layers it doesn't name keep their init."""
+    for layer in model.layers:
+        if layer.name in weights:
+            layer.set_weights(weights[layer.name])
+
+
+def _save(path, weights: Weights) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **{f"{name}/{i}": w for name, ws in weights.items() for i, w in enumerate(ws)})
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load(path) -> Weights:
+    out: Weights = {}
+    with np.load(path) as arrays:
+        for key in sorted(arrays.files, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):
+            out.setdefault(key.rsplit("/", 1)[0], []).append(arrays[key])
+    return out
+
+
+def train_epochs(model, train: data.Windows, val: data.Windows | None, *, epochs: int, lr: float,
+                 seed: int = 0, outputs: int = 1) -> None:
+    """Fit with Adam; with `val`, keep the weights of the best validation epoch (early stopping)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    callbacks = []
+    if val is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(patience=4, restore_best_weights=True))
+    targets = train.y if outputs == 1 else [train.y] * outputs
+    val_data = None if val is None else (val.x, val.y if outputs == 1 else [val.y] * outputs)
+    model.fit(train.x, targets, batch_size=64, epochs=epochs, validation_data=val_data, callbacks=callbacks,
+              shuffle=True, verbose=0)
+
+
+def _standardize_weights(population: data.Windows) -> list[np.ndarray]:
+    flat = population.x.reshape(-1, population.x.shape[-1])
+    return [flat.mean(axis=0), flat.std(axis=0) + 1e-6]
+
+
+def _train_global(arch: Arch, epochs: int) -> Weights:
+    population, tuning = data.subject_windows(data.POPULATION), data.subject_windows(data.TUNING)
+    model = build_model(arch)
+    model.get_layer("standardize").set_weights(_standardize_weights(population))
+    train_epochs(model, population, tuning, epochs=epochs, lr=2e-3)
+    return layer_weights(model)
+
+
+@cache
+def global_weights(arch: Arch = GLOBAL, epochs: int = 40) -> Weights:
+    """Trained global weights of `arch` (population subjects; early stopping on tuning subjects), cached."""
+    key = source_hash("har/data.py", "har/global_model.py", "layers.py")[:16]
+    tag = f"{arch.stem}-{'-'.join(map(str, arch.blocks))}-{arch.feature}-k{arch.kernel}-e{epochs}"
+    path = cache_root() / "weights" / f"har-global-{tag}-{data.SPLIT_ID}-{key}.npz"
+    if not path.exists():
+        _save(path, _train_global(arch, epochs))
+    return _load(path)
+
+
+def param_count(arch: Arch) -> int:
+    return int(build_model(arch).count_params()) - 2 * len(data.CHANNELS)  # minus standardize constants
+
+
+def exit_ratio(arch: Arch) -> float:
+    """Share of the full path's MACs spent up to and including the early exit."""
+    macs = layer_macs(arch)
+    names = list(macs)
+    return sum(macs[n] for n in names[: names.index("exit1") + 1]) / sum(v for n, v in macs.items() if n != "exit1")
+
+
