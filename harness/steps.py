@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["Step", "Segment", "detect_steps", "segments"]
+__all__ = ["Step", "Segment", "detect_steps", "segments", "steps_between"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +74,10 @@ def segments(values: Sequence[float], penalty: float | None = None, min_size: in
 def detect_steps(values: Sequence[float], min_change: float = 0.0, penalty: float | None = None,
                  min_size: int = 2) -> list[Step]:
     """Steps between consecutive segments whose relative change is at least `min_change`."""
-    segs = segments(values, penalty, min_size)
+    return steps_between(segments(values, penalty, min_size), min_change)
+
+
+def steps_between(segs: Sequence[Segment], min_change: float = 0.0) -> list[Step]:
+    """Steps between consecutive segments whose relative change is at least `min_change`."""
     steps = [Step(b.start, a.level, b.level) for a, b in zip(segs, segs[1:])]
     return [s for s in steps if abs(s.change) >= min_change]

@@ -1,0 +1,280 @@
+"""Run comparison and the regression gate: typed verdicts first, formatting after.
+
+A verdict compares one metric of one (device, variant, workload) between two runs: the relative
+change of a statistic with a two-level bootstrap interval (repetitions, then values). Marks as in asv:
+
+    +  regression: worse by more than the threshold, and the interval excludes no change
+    -  improvement: better by more than the threshold, and significant
+    ~  beyond the threshold but not significant
+       (blank) within the threshold
+    !  newly failing    *  fixed    x  incomparable (job configuration changed)
+
+`harness compare` exits 1 when any verdict is `+` or `!`, so a device-lab CI can gate on it.
+`history()` applies step detection (harness.steps) to one value per run over many runs of a suite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.analysis.stats import bootstrap_ratio, p90
+from harness.steps import segments, steps_between
+from harness.store import Store
+
+__all__ = ["Metric", "METRICS", "Verdict", "Comparison", "compare_runs", "format_comparison",
+           "HistoryEntry", "History", "history", "history_frame", "format_history"]
+
+KEY = ("device_id", "variant", "workload")
+CONFIG = ("signature", "threads", "delegate")  # a change makes a pair incomparable
+REGRESSION, IMPROVEMENT, NOT_SIGNIFICANT, UNCHANGED = "+", "-", "~", " "
+NEWLY_FAILING, FIXED, INCOMPARABLE = "!", "*", "x"
+_LABELS = {REGRESSION: "regression", IMPROVEMENT: "improvement", NOT_SIGNIFICANT: "not significant",
+           UNCHANGED: "no change", NEWLY_FAILING: "newly failing", FIXED: "fixed", INCOMPARABLE: "incomparable"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Metric:
+    """One compared quantity: per-invoke latencies (`column=None`) or one value per job."""
+
+    name: str
+    unit: str
+    statistic: Callable[..., Any]
+    column: str | None = None
+    lower_is_better: bool = True
+
+
+METRICS = (
+    Metric("latency_p50_ms", "ms", np.median),
+    Metric("latency_p90_ms", "ms", p90),
+    Metric("energy_per_item_j", "J", np.median, "energy_per_item_j"),
+    Metric("final_loss", "", np.median, "final_loss"),
+    Metric("delta_bytes", "B", np.median, "delta_bytes"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    key: tuple[str, ...]  # values of KEY
+    metric: str
+    unit: str
+    mark: str
+    base: float | None = None
+    new: float | None = None
+    change: float | None = None  # relative: new / base - 1
+    ci_low: float | None = None  # of the relative change
+    ci_high: float | None = None
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self.mark]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dict(zip(KEY, self.key)), **{f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                                                if f.name != "key"}, "label": self.label}
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    base_run: str
+    new_run: str
+    threshold: float  # relative, e.g. 0.05
+    confidence: float
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def regressions(self) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.mark in (REGRESSION, NEWLY_FAILING))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"base_run": self.base_run, "new_run": self.new_run, "threshold": self.threshold,
+                "confidence": self.confidence, "regressions": len(self.regressions),
+                "verdicts": [v.to_dict() for v in self.verdicts]}
+
+
+def _groups(results: pd.DataFrame, events: pd.DataFrame, metric: Metric) -> list[np.ndarray]:
+    """One array per successful job (repetition) of one key."""
+    ok = results[results["status"] == "ok"]
+    if metric.column is not None:
+        if metric.column not in ok:
+            return []
+        return [np.array([v], float) for v in ok[metric.column] if pd.notna(v)]
+    timed = events[events["job_id"].isin(ok["job_id"]) & events["event"].isin(["invoke", "train_step"])
+                   & (events["warmup"] == False)]  # noqa: E712
+    return [g["latency_ms"].to_numpy(float) for _, g in timed.groupby("job_id") if len(g)]
+
+
+def _status(results: pd.DataFrame) -> bool:
+    return bool((results["status"] == "ok").any())
+
+
+def _config(results: pd.DataFrame) -> tuple:
+    return tuple(tuple(sorted(map(str, results[c].dropna().unique()))) if c in results else () for c in CONFIG)
+
+
+def _judge(key: tuple, metric: Metric, base: list[np.ndarray], new: list[np.ndarray], threshold: float,
+           confidence: float, seed: int) -> Verdict | None:
+    if not base or not new:
+        return None
+    ci = bootstrap_ratio(base, new, metric.statistic, confidence=confidence, seed=seed)
+    stat_base = float(metric.statistic(np.concatenate(base)))
+    stat_new = float(metric.statistic(np.concatenate(new)))
+    change, low, high = ci.ratio - 1, ci.low - 1, ci.high - 1
+    worse = change > 0 if metric.lower_is_better else change < 0
+    significant = low > 0 or high < 0
+    if not math.isfinite(change) or abs(change) <= threshold:
+        mark = UNCHANGED
+    elif not significant:
+        mark = NOT_SIGNIFICANT
+    else:
+        mark = REGRESSION if worse else IMPROVEMENT
+    return Verdict(key, metric.name, metric.unit, mark, stat_base, stat_new, change, low, high)
+
+
+def compare_runs(store: Store, base_ref: str, new_ref: str, *, threshold: float = 0.05,
+                 confidence: float = 0.95, metrics: Sequence[Metric] = METRICS, seed: int = 0) -> Comparison:
+    """Verdicts for every key and metric present in both runs (keys in one run only are noted)."""
+    runs = [store.resolve(base_ref), store.resolve(new_ref)]
+    results = [store.results(r) for r in runs]
+    events = [store.events(r) for r in runs]
+    by_key = [dict(tuple(g) for g in frame.groupby(list(KEY), sort=True)) if not frame.empty else {}
+              for frame in results]
+    verdicts: list[Verdict] = []
+    for key in sorted(set(by_key[0]) | set(by_key[1])):
+        base, new = by_key[0].get(key), by_key[1].get(key)
+        if base is None or new is None:
+            verdicts.append(Verdict(key, "", "", INCOMPARABLE, note=f"only in {'new' if base is None else 'base'} run"))
+            continue
+        if _config(base) != _config(new):
+            verdicts.append(Verdict(key, "", "", INCOMPARABLE, note=f"job configuration changed {_config(base)} → "
+                                                                      f"{_config(new)}"))
+            continue
+        if _status(base) != _status(new):
+            verdicts.append(Verdict(key, "", "", FIXED if _status(new) else NEWLY_FAILING))
+            continue
+        for metric in metrics:
+            verdict = _judge(key, metric, _groups(base, events[0], metric), _groups(new, events[1], metric),
+                             threshold, confidence, seed)
+            if verdict is not None:
+                verdicts.append(verdict)
+    return Comparison(runs[0], runs[1], threshold, confidence, tuple(verdicts))
+
+
+def _num(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f} {unit}".strip() if unit == "B" else f"{value:.4g} {unit}".strip()
+
+
+def format_comparison(comparison: Comparison) -> str:
+    """A plain-text table, worst first within each key (like `asv compare`)."""
+    lines = [f"base {comparison.base_run}  →  new {comparison.new_run}  (threshold {comparison.threshold:.0%}, "
+             f"{comparison.confidence:.0%} bootstrap intervals)", ""]
+    lines.append(f"   {'base':>12} {'new':>12}  {'change [interval]':<28} {'metric':<18} " + "  ".join(KEY))
+    for v in comparison.verdicts:
+        if v.change is None:
+            change = v.label + (f": {v.note}" if v.note else "")
+        else:
+            change = f"{v.change:+.1%} [{v.ci_low:+.1%}, {v.ci_high:+.1%}]"
+        lines.append(f"{v.mark}  {_num(v.base, v.unit):>12} {_num(v.new, v.unit):>12}  {change:<28} "
+                     f"{v.metric:<18} " + "  ".join(v.key))
+    n = len(comparison.regressions)
+    lines += ["", f"{n} regression{'s' if n != 1 else ''} beyond {comparison.threshold:.0%}" if n else
+              "no regressions"]
+    return "\n".join(lines)
+
+
+# -- history ---------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class HistoryEntry:
+    """One metric of one key over runs (oldest first), its steps, and whether it regressed."""
+
+    key: tuple[str, ...]
+    metric: str
+    unit: str
+    run_ids: tuple[str, ...]
+    values: tuple[float, ...]
+    steps: tuple[tuple[str, float, float], ...]  # (first run after the step, level before, level after)
+    regression: bool  # latest level worse than the best earlier level by more than the threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dict(zip(KEY, self.key)), "metric": self.metric, "unit": self.unit, "run_ids": list(self.run_ids),
+                "values": list(self.values), "regression": self.regression,
+                "steps": [{"run_id": r, "before": b, "after": a} for r, b, a in self.steps]}
+
+
+@dataclasses.dataclass(frozen=True)
+class History:
+    suite: str | None
+    threshold: float
+    entries: tuple[HistoryEntry, ...]
+
+    @property
+    def regressions(self) -> tuple[HistoryEntry, ...]:
+        return tuple(e for e in self.entries if e.regression)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"suite": self.suite, "threshold": self.threshold, "regressions": len(self.regressions),
+                "entries": [e.to_dict() for e in self.entries]}
+
+
+_HISTORY_SQL = """
+WITH ok AS (
+  SELECT r.run_id, r.job_id, r.device_id, r.variant, r.workload FROM results r
+  JOIN runs USING (run_id)
+  WHERE r.status = 'ok' AND runs.status = 'complete' AND (? IS NULL OR runs.suite = ?)
+)
+SELECT ok.run_id, ok.device_id, ok.variant, ok.workload,
+       quantile_cont(e.latency_ms, 0.5) AS latency_p50_ms, quantile_cont(e.latency_ms, 0.9) AS latency_p90_ms
+FROM events e JOIN ok USING (run_id, job_id)
+WHERE e.event IN ('invoke', 'train_step') AND NOT e.warmup
+GROUP BY ALL
+"""
+
+
+def history_frame(store: Store, suite: str | None = None) -> pd.DataFrame:
+    """One row per (run, key): per-run latency percentiles, plus created_utc; oldest run first."""
+    con = store.connect()
+    tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if not {"results", "events"} <= tables:
+        return pd.DataFrame(columns=["run_id", "created_utc", *KEY, "latency_p50_ms", "latency_p90_ms"])
+    frame = con.execute(_HISTORY_SQL, [suite, suite]).df()
+    created = con.execute("SELECT run_id, created_utc FROM runs").df()
+    return frame.merge(created, on="run_id").sort_values(["created_utc", "run_id"], ignore_index=True)
+
+
+def history(store: Store, suite: str | None = None, *, threshold: float = 0.05) -> History:
+    """Steps per key and latency metric over all complete runs (of `suite`), oldest first."""
+    frame = history_frame(store, suite)
+    entries = []
+    for key, group in frame.groupby(list(KEY), sort=True):
+        for metric in ("latency_p50_ms", "latency_p90_ms"):
+            values = group[metric].to_numpy(float)
+            run_ids = tuple(group["run_id"])
+            segs = segments(values)
+            steps = steps_between(segs, min_change=threshold)
+            levels = [s.level for s in segs]
+            regression = len(levels) > 1 and levels[-1] > min(levels[:-1]) * (1 + threshold)
+            entries.append(HistoryEntry(
+                tuple(key), metric, "ms", run_ids, tuple(values.tolist()),
+                tuple((run_ids[s.index], s.before, s.after) for s in steps), bool(regression)))
+    return History(suite, threshold, tuple(entries))
+
+
+def format_history(result: History) -> str:
+    lines = [f"history of suite {result.suite or '(all suites)'} (threshold {result.threshold:.0%})", ""]
+    for e in result.entries:
+        mark = REGRESSION if e.regression else UNCHANGED
+        steps = ", ".join(f"{r}: {b:.4g} → {a:.4g} ms ({a / b - 1:+.1%})" for r, b, a in e.steps) or "no steps"
+        lines.append(f"{mark} {e.metric:<16} {'  '.join(e.key)}  ({len(e.values)} runs, latest "
+                     f"{e.values[-1]:.4g} {e.unit})  {steps}")
+    n = len(result.regressions)
+    lines += ["", f"{n} regression{'s' if n != 1 else ''} in the latest level" if n else "no regressions"]
+    return "\n".join(lines)
