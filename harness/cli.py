@@ -181,6 +181,32 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- compare ---------------------------------------------------------------------------------------
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness import compare
+
+    if not 0 <= args.threshold < 1000:
+        raise UserError(f"--threshold must be a percentage between 0 and 1000, not {args.threshold}")
+    threshold = args.threshold / 100
+    store = _store(args)
+    if args.history:
+        if args.runs:
+            raise UserError("--history compares every stored run of a suite; give no run ids (use --suite)")
+        result = compare.history(store, args.suite, threshold=threshold)
+        text = compare.format_history(result)
+    else:
+        if len(args.runs) != 2:
+            raise UserError("compare needs two runs, BASE and NEW (or --history)")
+        result = compare.compare_runs(store, *args.runs, threshold=threshold)
+        text = compare.format_comparison(result)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        out.print(text, markup=False)
+    return 1 if result.regressions else 0
+
+
 # -- parser ----------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -216,6 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.html")
     p.set_defaults(func=cmd_dashboard)
+
+    p = with_results(sub.add_parser("compare", help="compare two runs (or a suite's history); exit 1 on a "
+                                    "regression"))
+    p.add_argument("runs", nargs="*", metavar="RUN", help="BASE NEW: run ids, unique prefixes, or 'latest'")
+    p.add_argument("--threshold", type=float, default=5.0, metavar="PCT",
+                   help="smallest change that counts, in percent (default 5)")
+    p.add_argument("--history", action="store_true", help="step detection over every complete run of a suite")
+    p.add_argument("--suite", metavar="NAME", help="with --history: only runs of this suite")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
