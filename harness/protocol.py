@@ -20,6 +20,7 @@ __all__ = [
     "validate_event",
     "check_stream",
     "load_vectors",
+    "job_from_vector",
     "ProtocolError",
 ]
 
@@ -58,7 +59,8 @@ def check_stream(events: Iterable[dict[str, Any]], expect: dict[str, Any]) -> li
     """Problems of one job's event stream against a conformance vector's `expect` (empty = conforms).
 
     `expect` keys: `final` ("finished" or "error"), `error_code`, `measured`, `warmup`,
-    `kind` ("invoke" or "train_step"), `delta` (true if `finished` must carry delta_bytes > 0).
+    `kind` ("invoke" or "train_step"), `min_span_s` (measured events must span at least this long),
+    `delta` (true if `finished` must carry delta_bytes > 0).
     """
     events = list(events)
     problems: list[str] = []
@@ -93,6 +95,9 @@ def check_stream(events: Iterable[dict[str, Any]], expect: dict[str, Any]) -> li
     for e in timed:
         if e["end_ns"] < e["start_ns"]:
             problems.append(f"{kind} {e.get('index', e.get('step'))}: end before start")
+    if "min_span_s" in expect and measured and \
+            (measured[-1]["end_ns"] - measured[0]["start_ns"]) / 1e9 < expect["min_span_s"]:
+        problems.append(f"measured span is shorter than min_duration_s {expect['min_span_s']}")
     if expect.get("delta") and not last.get("delta_bytes"):
         problems.append("finished carries no delta_bytes")
     return problems
@@ -102,3 +107,16 @@ def load_vectors() -> list[dict[str, Any]]:
     """Every conformance vector, sorted by name."""
     vectors = [json.loads(p.read_text()) for p in sorted((PROTOCOL_DIR / "vectors").glob("*.json"))]
     return sorted(vectors, key=lambda v: v["name"])
+
+
+def job_from_vector(vector: dict[str, Any], artifact_path: str, sha256: str) -> dict[str, Any]:
+    """The job a conformance vector describes, for an artifact at `artifact_path` on the runner's device.
+
+    `artifact.tamper` = "missing" points the job at a file that does not exist; "checksum" gives a
+    sha256 the file cannot match.
+    """
+    tamper = vector["artifact"].get("tamper")
+    path = artifact_path + ".missing" if tamper == "missing" else artifact_path
+    digest = "0" * 64 if tamper == "checksum" else sha256
+    return {"protocol": PROTOCOL_VERSION, "job_id": vector["name"], "artifact": {"path": path, "sha256": digest},
+            **vector["job"]}

@@ -53,4 +53,4 @@ def _last_layer(width: int, blocks: int) -> tuple[bytes, dict[str, Any]]:
 
 register(Variant("toy-cnn/last-layer", "toy", "Two conv blocks (16 ch) + head; head trains.", lambda: _last_layer(16, 2)))
 register(Variant("toy-cnn-wide/last-layer", "toy", "Four conv blocks (128 ch) + head; for latency parity.",
-                 lambda: _last_layer(128, 4)))
+                 lambda: _last_layer(256, 4)))

@@ -151,9 +151,9 @@ def _stream_worker(cmd: list[str], on_event: EventCallback | None, timeout_s: fl
     """Run a protocol runner, parse its JSON lines as they come; the stream must end in finished/error."""
     events: list[dict[str, Any]] = []
     timed_out = threading.Event()
-    with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    with tempfile.TemporaryFile() as stderr, subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    ) as proc:
 
         def _kill() -> None:
             timed_out.set()
@@ -170,12 +170,11 @@ def _stream_worker(cmd: list[str], on_event: EventCallback | None, timeout_s: fl
                 events.append(event)
                 if on_event is not None:
                     on_event(event)
-            proc.wait()
         finally:
             timer.cancel()
-            if proc.poll() is None:
+            if proc.poll() is None and (not events or events[-1].get("event") not in ("finished", "error")):
                 proc.kill()
-                proc.wait()
+            proc.wait()
         if timed_out.is_set():
             raise DeviceTimeout(f"job did not finish within {timeout_s:.0f} s")
         if not events or events[-1].get("event") not in ("finished", "error"):

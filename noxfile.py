@@ -1,0 +1,37 @@
+"""Sessions: `tests` (the CI suite), `bench` (the main job), `perf` (benchmarks that print ratios).
+
+Each session installs the project into its own virtualenv, reused between runs on one machine.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests"]
+
+
+def install(session: nox.Session, *extras: str) -> None:
+    """The project (editable, so the protocol files beside it are found) with optional extras."""
+    session.install("-e", f".[{','.join(extras)}]" if extras else ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite without the slow tests (CI runs this)."""
+    install(session, "build", "test")
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The main job: run suites/default.toml on this computer and write a dashboard."""
+    install(session, "build")
+    session.run("harness", "bench", *session.posargs)
+
+
+@nox.session
+def perf(session: nox.Session) -> None:
+    """Benchmarks of the harness itself; each prints a ratio against its target."""
+    install(session, "build")
+    session.run("python", "benchmarks/latency_parity.py", *session.posargs)
