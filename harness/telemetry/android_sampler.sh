@@ -13,7 +13,7 @@
 #   ODPM            1 to read `dumpsys android.hardware.power.stats.IPowerStats/default`
 #   THERMALSERVICE  1 to read `dumpsys thermalservice`
 #
-# Output, one item per line: "@h VERSION INTERVAL SLOW_EVERY", "@zone ZONE TYPE", "@t UPTIME_S",
+# Output, one item per line: "@pid PID", "@h VERSION INTERVAL SLOW_EVERY", "@zone ZONE TYPE", "@t UPTIME_S",
 # "@ps FILE VALUE", "@tz ZONE MILLIDEGREES", "@begin NAME" raw dumpsys lines "@end NAME",
 # "@ready" after the first full reading, "@stop" after the last one.
 
@@ -78,6 +78,7 @@ slow() {
 }
 
 exec > "$out" 2>/dev/null
+echo "@pid $$"
 echo "@h 1 $interval $slow_every"
 for z in $zones; do
 	if read -r ty < "$tz_dir/$z/type"; then

@@ -57,21 +57,21 @@ class CurrentConvention:
 
 
 def detect_convention(readings: Iterable[RawPowerSupply], prior: CurrentConvention | None = None) -> CurrentConvention:
-    """Decide unit and sign from readings; what the readings cannot decide is taken from `prior`.
+    """Decide unit and sign from readings; what `prior` already determined is kept as is.
 
     The sign needs a reading with a non-zero current whose status says "Charging" or
-    "Discharging" ("Full" and "Not charging" carry no direction).
+    "Discharging" ("Full" and "Not charging" carry no direction); readings vote, majority wins.
     """
     base = prior or CurrentConvention()
     nonzero = [r for r in readings if r.current_now]
     unit, unit_evidence = base.current_unit, base.unit_evidence
-    if nonzero:
+    if nonzero and unit_evidence.startswith("assumed"):
         peak = max(abs(r.current_now or 0.0) for r in nonzero)
         unit = "uA" if peak >= _UA_THRESHOLD else "mA"
         unit_evidence = f"max |current_now| {peak:g} over {len(nonzero)} readings"
     sign, sign_evidence = base.charging_sign, base.sign_evidence
     directed = [r for r in nonzero if (r.status or "").strip().lower() in (_CHARGING, _DISCHARGING)]
-    if directed:
+    if directed and sign_evidence.startswith("assumed"):
         votes = sum(_charging_sign_vote(r) for r in directed)
         if votes:
             sign = 1 if votes > 0 else -1
