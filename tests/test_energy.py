@@ -203,3 +203,30 @@ def test_measured_window_skips_warmup():
 def test_parse_resolution(text, expected):
     got = en.parse_resolution(text)
     assert got == (pytest.approx(expected[0]), expected[1]) if expected else got is None
+
+
+def _invokes(t0_s, t1_s, n):
+    edges = np.linspace(t0_s, t1_s, n + 1)
+    return [{"event": "invoke", "warmup": False, "start_ns": int(a * S), "end_ns": int(b * S)}
+            for a, b in zip(edges[:-1], edges[1:])]
+
+
+def test_job_energy_prefers_a_resolving_source_and_subtracts_its_baseline():
+    sources = [EnergySource("model:pixel7", True, kind="modelled"), EnergySource("rapl", False, reason="no RAPL")]
+    idle = power_trace(lambda t: 0.5, t_end_s=2.0)
+    samples = power_trace(lambda t: 2.5)
+    est, count = en.job_energy(sources, idle, samples, _invokes(1.0, 9.0, 100))
+    assert (est.source, est.status, count) == ("model:pixel7", en.OK, 100)
+    assert est.joules == pytest.approx(8 * 2.0)
+    cols = en.energy_columns(est, count)
+    assert cols["energy_per_item_j"] == pytest.approx(0.16)
+    assert cols["energy_baseline_w"] == pytest.approx(0.5)
+
+
+def test_job_energy_reports_why_when_nothing_resolves():
+    sources = [EnergySource("rapl", False, reason="no RAPL"), EnergySource("model:pixel7", True, kind="modelled")]
+    est, count = en.job_energy(sources, [], power_trace(lambda t: 2.0), _invokes(1.0, 1.05, 5))
+    assert est.status == en.UNRESOLVABLE and est.source == "model:pixel7"
+    assert en.energy_columns(est, count)["energy_per_item_j"] is None
+    est, _ = en.job_energy([], [], [], _invokes(1.0, 2.0, 5))
+    assert est.status == en.UNAVAILABLE and "no energy source" in est.reason

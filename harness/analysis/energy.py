@@ -43,6 +43,8 @@ __all__ = [
     "EnergyEstimate",
     "measure_baseline",
     "estimate_energy",
+    "energy_columns",
+    "job_energy",
     "measured_window",
     "parse_resolution",
     "trapezoid_j",
@@ -350,3 +352,40 @@ def measured_window(events: Iterable[Mapping[str, Any]]) -> tuple[int, int, int]
     if not spans:
         return None
     return min(s for s, _ in spans), max(e for _, e in spans), len(spans)
+
+
+# Preferred first: direct rail/package counters, then the battery's own gauges, then models.
+_PREFERENCE = ("odpm", "rapl", "iopm", "fuel_gauge", "charge_counter")
+
+
+def _rank(source: EnergySource) -> int:
+    return _PREFERENCE.index(source.name) if source.name in _PREFERENCE else len(_PREFERENCE)
+
+
+def job_energy(sources: Sequence[EnergySource], idle: Sequence[Sample], samples: Sequence[Sample],
+               events: Sequence[Mapping[str, Any]], wrap_j: float | None = None) -> tuple[EnergyEstimate, int]:
+    """The best estimate of a job's measured span over the device's sources, and the item count.
+
+    The first source (in preference order) that resolves wins; if none does, the first available
+    source's estimate says why (unresolvable, invalid), so the reason reaches the results.
+    """
+    window = measured_window(events)
+    if window is None:
+        return EnergyEstimate("", "measured", UNAVAILABLE, "the job has no measured invokes or steps"), 0
+    t0, t1, count = window
+    estimates = []
+    for source in sorted(sources, key=_rank):
+        baseline = measure_baseline(idle, source, wrap_j) if source.available else None
+        estimates.append(estimate_energy(samples, t0, t1, source, baseline, wrap_j))
+    if not estimates:
+        return EnergyEstimate("", "measured", UNAVAILABLE, "the device describes no energy source",
+                              duration_s=(t1 - t0) / 1e9), count
+    best = next((e for e in estimates if e.ok), None) or next(
+        (e for e in estimates if e.status != UNAVAILABLE), estimates[0])
+    return best, count
+
+
+def energy_columns(estimate: EnergyEstimate, count: int) -> dict[str, Any]:
+    """Result-row columns: the estimate plus energy per inference / training step and its uncertainty."""
+    per, per_u = estimate.per(count)
+    return {**estimate.to_columns(), "energy_per_item_j": per, "energy_per_item_u_j": per_u}
