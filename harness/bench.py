@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.energy import energy_columns, job_energy
 from harness.analysis.summary import summarize_events
+from harness.cooldown import cool_down
+from harness.cooldown import read as read_thermal
 from harness.devices import open_device
-from harness.devices.base import Artifact, Device, Sample
+from harness.devices.base import Artifact, Device, EnergySource, Sample
 from harness.errors import DeviceError, UserError
 from harness.plan import PlannedJob, make_plan
 from harness.provenance import git_commit, host_info, package_versions
@@ -75,7 +78,9 @@ def _idle_baseline(device: Device, seconds: float) -> list[Sample]:
 
 
 def _run_job(device: Device, job: PlannedJob, artifact: Artifact, device_path: str, suite: Suite,
-             reporter: Reporter) -> tuple[dict[str, Any], list[dict[str, Any]], list[Sample]]:
+             reporter: Reporter, reference_c: float | None,
+             sources: Sequence[EnergySource]) -> tuple[dict[str, Any], list[dict[str, Any]], list[Sample]]:
+    cooled = cool_down(device, reference_c, timeout_s=suite.cooldown_timeout_s)
     baseline = _idle_baseline(device, suite.baseline_s)
     reporter.job_started(job, _expected_events(job))
     started_utc = utc_now()
@@ -94,6 +99,8 @@ def _run_job(device: Device, job: PlannedJob, artifact: Artifact, device_path: s
         "artifact_sha256": artifact.sha256, "started_utc": started_utc,
         "baseline_samples": len(baseline),
         **summarize_events(events),
+        **cooled.to_columns(),
+        **energy_columns(*job_energy(sources, baseline, samples, events)),
     }
     if error is not None:
         row.update(status="failed", error_code=type(error).__name__, error_message=str(error))
@@ -127,10 +134,13 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
             devices[device_id] = open_device(device_id)
         staged = {d: dev.stage(list(artifacts.values())) for d, dev in devices.items()}
         writer = store.create_run(_metadata(suite, suite_path, devices, artifacts), len(plan))
+        # the temperature each device starts the run at is what cooldown returns to before every job
+        reference = {d: read_thermal(dev.snapshot()).temp_c for d, dev in devices.items()}
+        sources = {d: dev.describe().energy_sources for d, dev in devices.items()}
         for job in plan:
             artifact = artifacts[job.variant]
             row, events, samples = _run_job(devices[job.device], job, artifact, staged[job.device][artifact.sha256],
-                                            suite, reporter)
+                                            suite, reporter, reference[job.device], sources[job.device])
             writer.write_job(row, events, samples)
             rows.append(row)
             reporter.job_finished(job, row)
