@@ -129,8 +129,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     dashboard = render_runs(store, [result.run_id], result.run_dir / "dashboard.html")
     failed = sum(r["status"] != "ok" for r in result.rows)
     out.print(f"run {result.run_id}: {result.status}, {len(result.rows)} jobs ({failed} failed) "
-              f"stored in {result.run_dir}")
-    out.print(f"dashboard: {dashboard}")
+              f"stored in {result.run_dir}", soft_wrap=True)
+    out.print(f"dashboard: {dashboard}", soft_wrap=True)
     return 0 if failed == 0 else 1
 
 
@@ -177,7 +177,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from harness.dashboards.run import render_runs
 
     path = render_runs(_store(args), args.runs, args.output)
-    out.print(f"dashboard: {path}")
+    out.print(f"dashboard: {path}", soft_wrap=True)
     return 0
 
 

@@ -107,7 +107,9 @@ class RunWriter:
         """Store one finished (or failed) job; `result` is its one-row summary incl. `job_id`."""
         job_id = result["job_id"]
         job_dir = self.dir / "jobs" / job_id
-        job_dir.mkdir(parents=True, exist_ok=False)
+        if job_dir.exists():
+            raise ResultFormatError(f"job {job_id} is already stored in {self.dir}; stored results are never rewritten")
+        job_dir.mkdir(parents=True)
         _write_parquet_once(job_dir / "events.parquet", _events_table(self.run_id, job_id, events))
         _write_parquet_once(job_dir / "samples.parquet", _samples_table(self.run_id, job_id, samples))
         row = {"run_id": self.run_id, **result}
