@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from synthetic_runs import write_run
+from tests.synthetic_runs import write_run
 
 from harness import compare
 from harness.cli import main
