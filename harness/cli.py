@@ -207,6 +207,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if result.regressions else 0
 
 
+def cmd_export_trace(args: argparse.Namespace) -> int:
+    from harness.trace_export import export_trace
+
+    path = export_trace(_store(args), args.run, args.output)
+    out.print(f"trace: {path} (open in https://ui.perfetto.dev)")
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", metavar="NAME", help="with --history: only runs of this suite")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
+
+    p = with_results(sub.add_parser("export-trace", help="write a run's timeline as a Chrome/Perfetto JSON trace"))
+    p.add_argument("run", metavar="RUN", help="run id, unique prefix, or 'latest'")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.json")
+    p.set_defaults(func=cmd_export_trace)
     return parser
 
 
