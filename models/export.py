@@ -12,9 +12,10 @@ size (a dynamic batch makes the gradient emit BroadcastGradientArgs).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 
-__all__ = ["export_tflite", "weight_name", "make_optimizer"]
+__all__ = ["export_tflite", "export_inference", "weight_name", "make_optimizer"]
 
 
 def weight_name(variable) -> str:
@@ -100,3 +101,30 @@ def export_tflite(
     if converter_options is not None:
         converter_options(converter)
     return converter.convert()
+
+
+def export_inference(model, *, converter_options=None) -> bytes:
+    """Convert `model` with only the `infer(x) -> logits` signature (e.g. for quantized variants)."""
+    import tensorflow as tf
+
+    input_shape = tuple(model.inputs[0].shape[1:])
+
+    class _Module(tf.Module):  # a named method, so the signature key is "infer", not "serving_default"
+        def __init__(self):
+            super().__init__()
+            self.model = model
+            self._vars = [v.value for v in model.variables]  # tracked, so they freeze into constants
+
+        @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), tf.float32, name="x")])
+        def infer(self, x):
+            return {"logits": self.model(x, training=False)}
+
+    module = _Module()
+    # A single concrete function converts under the key "serving_default"; a SavedModel keeps "infer".
+    with tempfile.TemporaryDirectory() as tmp:
+        tf.saved_model.save(module, tmp, signatures={"infer": module.infer.get_concrete_function()})
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["infer"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if converter_options is not None:
+            converter_options(converter)
+        return converter.convert()

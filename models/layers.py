@@ -73,7 +73,7 @@ class TemporalConv(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable("harness")
 class DepthwiseTemporalConv(keras.layers.Layer):
-    """Per-channel 1D convolution ('same', stride 1) as a sum of shifted copies times weights."""
+    """Per-channel 1D convolution ('same', stride 1) as a weighted sum of shifted copies."""
 
     def __init__(self, kernel: int, **kwargs):
         super().__init__(**kwargs)
@@ -84,11 +84,10 @@ class DepthwiseTemporalConv(keras.layers.Layer):
         self.bias = self.add_weight((shape[-1],), initializer="zeros", name="bias")
 
     def call(self, x):
-        shifted = _shifted(x, self.kernel_size)
-        y = shifted[0] * self.kernel[0]
-        for j in range(1, self.kernel_size):
-            y = y + shifted[j] * self.kernel[j]
-        return y + self.bias
+        # Stack the shifts on a new axis rather than index the kernel: kernel[j] is a StridedSlice
+        # whose gradient (StridedSliceGrad) is not a builtin op.
+        shifted = ops.stack(_shifted(x, self.kernel_size), axis=2)  # (B, T, k, C)
+        return ops.sum(shifted * self.kernel, axis=2) + self.bias
 
     def get_config(self):
         return {**super().get_config(), "kernel": self.kernel_size}

@@ -1,0 +1,63 @@
+"""Registers the HAR variants (task "har") in the zoo; imported by `models.zoo._load_registry`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from models.har import data
+from models.har.variants import STEPS, export_personalization
+from models.peft import TECHNIQUES
+from models.quantize import converter_options
+from models.zoo import Variant, register
+
+__all__ = ["QUANTIZED", "representative_windows"]
+
+# variant suffix -> quantization mode
+QUANTIZED = {"float32": "float32", "float16": "float16", "int8-dynamic": "dynamic-int8", "int8-full": "int8",
+             "int16x8": "int16x8"}
+
+
+def representative_windows(count: int = 200) -> np.ndarray:
+    """Calibration windows drawn (seeded) from the population subjects only."""
+    population = data.subject_windows(data.POPULATION)
+    return population.x[np.random.default_rng(0).choice(len(population), count, replace=False)]
+
+
+def _personalization(technique: str, optimizer: str):
+    def build() -> tuple[bytes, dict[str, Any]]:
+        from models.har.tuning import tuned_lr
+
+        key = f"har-cnn/{technique}-{optimizer}"
+        lr = tuned_lr(key, lambda rate: export_personalization(technique, lr=rate, optimizer=optimizer)[0], STEPS)
+        return export_personalization(technique, lr=lr, optimizer=optimizer,
+                                      extra={"lr_chosen_on": f"tuning subjects {list(data.TUNING)}"})
+
+    return build
+
+
+def _quantized(mode: str):
+    def build() -> tuple[bytes, dict[str, Any]]:
+        from models.export import export_inference
+        from models.har.global_model import GLOBAL, build_model, global_weights, load_weights
+        from models.har.variants import manifest_fields
+
+        model = build_model()
+        load_weights(model, global_weights())
+        blob = export_inference(model, converter_options=converter_options(mode, representative_windows()))
+        fields = manifest_fields(model, GLOBAL, [], technique="none (global model)", optimizer="none",
+                                 lr=0.0, quantization=mode, signatures=("infer",),
+                                 extra={"calibration": "200 population windows" if "int" in mode else None})
+        return blob, fields
+
+    return build
+
+
+for _name, _tech in TECHNIQUES.items():
+    register(Variant(f"har-cnn/{_name}", "har", f"Global HAR CNN; personalizes {_tech.description}; SGD momentum.",
+                     _personalization(_name, "sgd")))
+register(Variant("har-cnn/bitfit-adamw", "har", "Global HAR CNN; BitFit with AdamW.", _personalization("bitfit", "adamw")))
+for _suffix, _mode in QUANTIZED.items():
+    register(Variant(f"har-cnn/{_suffix}", "har", f"Global HAR CNN, inference only, {_mode} post-training quantization.",
+                     _quantized(_mode)))
