@@ -207,6 +207,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if result.regressions else 0
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from harness.dashboards.report import render_all
+
+    for path in render_all(_store(args), args.output, args.suite, args.threshold / 100):
+        out.print(f"dashboard: {path}")
+    return 0
+
+
 def cmd_export_trace(args: argparse.Namespace) -> int:
     from harness.trace_export import export_trace
 
@@ -261,10 +269,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
 
+    p = with_results(sub.add_parser("dashboards", help="write every dashboard: latest run's telemetry and energy, "
+                                    "latest vs previous run, history"))
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    p.add_argument("--suite", metavar="NAME", help="only runs of this suite")
+    p.add_argument("--threshold", type=float, default=5.0, metavar="PCT")
+    p.set_defaults(func=cmd_dashboards)
+
     p = with_results(sub.add_parser("export-trace", help="write a run's timeline as a Chrome/Perfetto JSON trace"))
     p.add_argument("run", metavar="RUN", help="run id, unique prefix, or 'latest'")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.json")
     p.set_defaults(func=cmd_export_trace)
+
+    from models.cli import register as register_models
+
+    register_models(sub)
     return parser
 
 
