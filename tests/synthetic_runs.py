@@ -12,10 +12,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from harness.analysis.energy import energy_columns, job_energy
 from harness.analysis.summary import summarize_events
-from harness.devices.base import Sample
+from harness.devices.base import EnergySource, Sample
 from harness.store import Store
 
+SOURCES = (EnergySource("model:pixel7", True, kind="modelled"),)
 MEDIANS_MS = {"toy-cnn/last-layer": 2.0, "toy-cnn-wide/last-layer": 5.0}
 WORKLOADS = (("infer", "infer"), ("personalize", "train"))
 
@@ -75,6 +77,8 @@ def write_run(store: Store, *, seed: int, slowdown: Mapping[str, float] | None =
                 row = {"job_id": job_id, "order": order, "model": variant.split("/")[0], "variant": variant,
                        "workload": workload, "signature": signature, "device_id": "sim:pixel7",
                        "repetition": rep, "threads": 2, "delegate": "xnnpack", **summarize_events(events)}
+                idle = [s for s in samples if s.t_ns < t_ns]
+                row.update(energy_columns(*job_energy(SOURCES, idle, samples, events)))
                 writer.write_job(row, events, samples)
                 t_ns = events[-1]["t_ns"] + 2_000_000_000
                 order += 1
