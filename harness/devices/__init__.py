@@ -16,10 +16,16 @@ def open_device(device_id: str) -> Device:
     """The backend for `device_id`; UserError for an id no backend knows."""
     if device_id == "host":
         return HostDevice()
-    kind = device_id.split(":", 1)[0]
+    kind, _, rest = device_id.partition(":")
+    if kind == "android":
+        from harness.devices.android import AndroidDevice  # adbutils only when a phone is asked for
+
+        return AndroidDevice(rest)
     raise UserError(f"unknown device {device_id!r}: expected 'host' (backends for {kind!r} ids are not available)")
 
 
 def discover() -> list[Device]:
     """Every device this machine can reach now: the host, then attached phones."""
-    return [HostDevice()]
+    from harness.devices.android import discover_android
+
+    return [HostDevice(), *discover_android()]

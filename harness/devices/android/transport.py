@@ -158,7 +158,8 @@ class Shell:
 
     def online(self) -> bool:
         """Whether the server still sees the phone (used to tell a crash from a lost cable)."""
+        # Not `device.get_state()`: adbutils leaks its socket when the server answers FAIL.
         try:
-            return self.device.get_state() == "device"
+            return any(i.serial == self.serial and i.state == "device" for i in self.server.client().list())
         except (AdbError, OSError):
             return False

@@ -1,0 +1,194 @@
+"""The `android:<serial>` backend: describe, stage, run jobs through the companion, sample on the phone."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from harness.devices.android.conditions import ConditionManager
+from harness.devices.android.runner import InstrumentationRunner
+from harness.devices.android.sampler import AndroidSampler, SamplerConfig
+from harness.devices.android.staging import DEVICE_ROOT, StagedFile, Stager, sha256_file
+from harness.devices.android.transport import AdbServer, Shell, adb_servers, find_device, sh_join, translate_errors
+from harness.devices.base import Artifact, Device, DeviceDescription, EnergySource, EventCallback, TelemetrySampler
+from harness.errors import DeviceError, UserError
+from harness.telemetry.battery import RawPowerSupply, parse_dumpsys_battery, power_supply_from_files
+from harness.telemetry.conventions import CurrentConvention, detect_convention, readings_extra
+from harness.telemetry.odpm import parse_power_stats
+from harness.telemetry.sampler_output import SAMPLER_SCRIPT
+
+__all__ = ["AndroidDevice", "parse_getprop"]
+
+POWER_STATS = "android.hardware.power.stats.IPowerStats/default"
+PS_DIR = "/sys/class/power_supply/battery"
+_PS_FILES = ("current_now", "voltage_now", "status", "charge_counter", "charge_full_design", "charge_full", "temp", "capacity")
+_SEP = "@@harness@@"
+
+
+def parse_getprop(text: str) -> dict[str, str]:
+    """`getprop` output to a dict. Sample line: `[ro.product.model]: [Pixel 7]`."""
+    props: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition("]: [")
+        if sep and key.startswith("[") and value.endswith("]"):
+            props[key[1:]] = value[:-1]
+    return props
+
+
+class AndroidDevice(Device):
+    """A phone reached through an adb server (local, remote lab host, or adb over Wi-Fi)."""
+
+    def __init__(self, serial: str, servers: Sequence[AdbServer] | None = None, *, work_dir: str = DEVICE_ROOT,
+                 sample_interval_s: float = 0.1, job_timeout_s: float = 3600.0):
+        if not serial or any(c.isspace() for c in serial):
+            raise UserError(f"bad Android serial {serial!r}")
+        self.id = f"android:{serial}"
+        server, adb_device = find_device(serial, list(servers) if servers is not None else adb_servers())
+        self.shell = Shell(server, adb_device)
+        self.work_dir = work_dir
+        self.stager = Stager(self.shell, work_dir)
+        self.conditions = ConditionManager(self.shell, work_dir)
+        self.runner = InstrumentationRunner(self.shell, work_dir, timeout_s=job_timeout_s)
+        self._interval = sample_interval_s
+        self._convention: CurrentConvention | None = None
+        self._odpm = False
+        self._description: DeviceDescription | None = None
+        # A run killed outright left its conditions on the phone: undo them before anything else.
+        self.recovered = self.conditions.restore() if self.conditions.pending() else []
+
+    # ---------------------------------------------------------------- describe
+
+    def describe(self) -> DeviceDescription:
+        if self._description is None:
+            self._description = self._describe()
+        return self._description
+
+    def _describe(self) -> DeviceDescription:
+        reads = "; ".join(
+            f'if read -r v < {sh_join([posixpath.join(PS_DIR, f)])}; then echo "{f}=$v"; fi' for f in _PS_FILES
+        )
+        command = (
+            f"getprop; echo {_SEP}; for i in 1 2 3; do {{ {reads}; }} 2>/dev/null; echo {_SEP}; sleep 0.2; done; "
+            f"dumpsys battery; echo {_SEP}; dumpsys {POWER_STATS} 2>&1; echo {_SEP}; nproc"
+        )
+        parts = self.shell.run(command, timeout_s=60).stdout.split(_SEP)
+        if len(parts) != 7:
+            raise DeviceError(f"{self.shell.serial}: unexpected describe output ({len(parts)} sections)")
+        props = parse_getprop(parts[0])
+        readings = [power_supply_from_files(_kv_lines(p)) for p in parts[1:4]]
+        battery = parse_dumpsys_battery(parts[4])
+        rails = parse_power_stats(parts[5])
+        self._odpm = bool(rails)
+        self._convention = detect_convention(readings, self._convention)
+        sdk = int(props.get("ro.build.version.sdk", "0") or 0)
+        extra = {
+            "serial": self.shell.serial, "adb_server": str(self.shell.server),
+            "transport": "tcp" if ":" in self.shell.serial else "usb",
+            "sdk": str(sdk), "fingerprint": props.get("ro.build.fingerprint", ""),
+            "manufacturer": props.get("ro.product.manufacturer", ""),
+            "plugged_at_describe": str(battery.plugged).lower(),
+            "odpm_rails": ",".join(r.rail for r in rails),
+            **self._convention.to_extra(), **readings_extra(readings),
+        }
+        return DeviceDescription(
+            id=self.id, kind="android", model=props.get("ro.product.model", "unknown"),
+            os=f"Android {props.get('ro.build.version.release', '?')} (API {sdk})",
+            soc=_soc(props, sdk), abi=props.get("ro.product.cpu.abi", "unknown"),
+            cores=int(parts[6].strip() or 0) if parts[6].strip().isdigit() else 0,
+            battery_capacity_mah=_capacity_mah(readings[-1]),
+            accelerators=("cpu", "xnnpack", "nnapi", "gpu"),
+            energy_sources=self._energy_sources(readings, rails),
+            extra=extra,
+        )
+
+    def _energy_sources(self, readings: list[RawPowerSupply], rails: Sequence[Any]) -> tuple[EnergySource, ...]:
+        rate = 1.0 / self._interval
+        odpm = EnergySource("odpm", available=bool(rails), rate_hz=rate / SamplerConfig.slow_every,
+                            resolution="1 uJ" if rails else "",
+                            reason="" if rails else f"no ODPM rails from `dumpsys {POWER_STATS}` (Pixel 6+ only)")
+        last = readings[-1]
+        gauge_ok = last.current_now is not None and last.voltage_now is not None
+        unit = self._convention.current_unit if self._convention else "uA"
+        fuel = EnergySource("fuel_gauge", available=gauge_ok, rate_hz=rate, resolution=f"1 {unit}" if gauge_ok else "",
+                            reason="" if gauge_ok else f"{PS_DIR} lacks current_now or voltage_now")
+        counter = EnergySource("charge_counter", available=bool(last.charge_counter), rate_hz=rate,
+                               resolution="1 uAh" if last.charge_counter else "",
+                               reason="" if last.charge_counter else f"{PS_DIR}/charge_counter missing or 0")
+        return (odpm, fuel, counter)
+
+    # ---------------------------------------------------------------- stage / run / sample
+
+    def stage(self, artifacts: Sequence[Artifact]) -> dict[str, str]:
+        files = [self._sampler_file()]
+        for artifact in artifacts:
+            digest = sha256_file(artifact.path)
+            if digest != artifact.sha256:
+                raise DeviceError(f"{artifact.path} changed since it was built (sha256 {digest[:12]}…)")
+            suffix = artifact.path.suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,10}", artifact.path.suffix) else ""
+            files.append(StagedFile(artifact.path, digest, self.stager.artifact_path(digest, suffix)))
+        self.stager.stage(files)
+        return {f.sha256: f.device_path for f in files[1:]}
+
+    def _sampler_file(self) -> StagedFile:
+        return StagedFile(SAMPLER_SCRIPT, sha256_file(SAMPLER_SCRIPT), posixpath.join(self.work_dir, "bin", SAMPLER_SCRIPT.name))
+
+    def run(self, job: dict[str, Any], on_event: EventCallback | None = None) -> list[dict[str, Any]]:
+        return self.runner.run(job, on_event)
+
+    def sampler(self) -> TelemetrySampler:
+        script = self._sampler_file()
+        self.stager.stage([script])
+        if self._convention is None:
+            self.describe()
+        config = SamplerConfig(script_path=script.device_path, work_dir=posixpath.join(self.work_dir, "telemetry"),
+                               interval_s=self._interval, odpm=self._odpm)
+        return AndroidSampler(self.shell, config, self._convention)
+
+    # ---------------------------------------------------------------- conditions, Wi-Fi, close
+
+    def induce(self, condition: str, value: Any = None) -> None:
+        self.conditions.induce(condition, value)
+
+    def restore(self) -> None:
+        self.conditions.restore()
+
+    def enable_wifi(self, port: int = 5555, timeout_s: float = 15.0) -> str:
+        """Switch the phone to adb over TCP and connect to it; returns the new serial (`ip:port`).
+
+        With the phone reachable over Wi-Fi, USB can be unplugged so fuel-gauge energy is valid.
+        """
+        out = self.shell.run(sh_join(["ip", "-f", "inet", "addr", "show", "wlan0"])).stdout
+        address = next((line.split()[1].split("/")[0] for line in out.splitlines() if line.strip().startswith("inet ")), None)
+        if address is None:
+            raise DeviceError(f"{self.shell.serial}: wlan0 has no IPv4 address (is Wi-Fi on?)")
+        client = self.shell.server.client()
+        with translate_errors(f"{self.shell.serial}: adb tcpip {port}"):
+            self.shell.device.tcpip(port)
+            serial = f"{address}:{port}"
+            deadline = time.monotonic() + timeout_s
+            while "connected" not in client.connect(serial, timeout=5):
+                if time.monotonic() > deadline:
+                    raise DeviceError(f"could not connect to {serial} over Wi-Fi")
+                time.sleep(0.5)
+        return serial
+
+
+def _kv_lines(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def _soc(props: dict[str, str], sdk: int) -> str:
+    # ro.soc.* exists from API 31; older phones only name the board/platform.
+    if sdk >= 31 and props.get("ro.soc.model"):
+        return f"{props.get('ro.soc.manufacturer', '')} {props['ro.soc.model']}".strip()
+    return props.get("ro.board.platform") or props.get("ro.hardware") or "unknown"
+
+
+def _capacity_mah(reading: RawPowerSupply) -> float | None:
+    design = reading.charge_full_design
+    if not design:
+        return None
+    return design / 1000.0 if design > 100_000 else design  # uAh by ABI, mAh on some kernels
