@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from harness import __version__
+from harness.checksum import sha256_file
 from harness.protocol import PROTOCOL_VERSION, ProtocolError, validate_job
 
 RUNNER = {"name": "host-litert", "version": __version__}
@@ -46,21 +47,13 @@ class _Emitter:
             self._last_flush = now
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _interpreter(job: dict[str, Any]):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     path = Path(job["artifact"]["path"])
     if not path.is_file():
         raise JobFailed("artifact_missing", f"no model at {path}")
-    if _sha256(path) != job["artifact"]["sha256"]:
+    if sha256_file(path) != job["artifact"]["sha256"]:
         raise JobFailed("checksum_mismatch", f"{path} does not match sha256 {job['artifact']['sha256']}")
     resolvers = {"xnnpack": OpResolverType.AUTO, "cpu": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
     if job["delegate"] not in resolvers:

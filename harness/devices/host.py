@@ -7,7 +7,6 @@ exposes it readable; otherwise the description says why there is none.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -29,6 +28,7 @@ from harness.devices.base import (
     Sample,
     TelemetrySampler,
 )
+from harness.checksum import sha256_file
 from harness.errors import CompanionAppError, DeviceError, DeviceTimeout
 
 __all__ = ["HostDevice", "HostSampler"]
@@ -130,7 +130,7 @@ class HostDevice(Device):
     def stage(self, artifacts: Sequence[Artifact]) -> dict[str, str]:
         staged = {}
         for artifact in artifacts:
-            digest = hashlib.sha256(artifact.path.read_bytes()).hexdigest()
+            digest = sha256_file(artifact.path)
             if digest != artifact.sha256:
                 raise DeviceError(f"{artifact.path} changed since it was built (sha256 {digest[:12]}…)")
             staged[artifact.sha256] = str(artifact.path.resolve())
