@@ -1,0 +1,66 @@
+"""The contract every device backend passes (DESIGN: "The device contract").
+
+Backends join by adding a fixture name to BACKENDS that yields an open `Device`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.devices.base import Artifact, Device, DeviceDescription, Sample
+from harness.devices.host import HostDevice
+from harness.protocol import check_stream, job_from_vector, load_vectors
+
+UNITS = {"A", "V", "Ah", "J", "C", "%", "bool", "level", "W"}
+BACKENDS = ["host_device"]
+
+
+@pytest.fixture
+def host_device():
+    device = HostDevice()
+    yield device
+    device.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def device(request) -> Device:
+    return request.getfixturevalue(request.param)
+
+
+def test_describe(device):
+    d = device.describe()
+    assert isinstance(d, DeviceDescription) and d.id == device.id
+    assert d.cores >= 1 and d.abi and d.os
+    for source in d.energy_sources:
+        assert source.available or source.reason, f"{source.name} unavailable without a reason"
+        assert source.kind in ("measured", "modelled")
+
+
+def test_stage_is_idempotent(device, toy_artifact):
+    artifact = Artifact(toy_artifact.name, toy_artifact.path, toy_artifact.sha256)
+    first = device.stage([artifact])
+    assert set(first) == {toy_artifact.sha256}
+    assert device.stage([artifact]) == first
+
+
+def test_run_conforms(device, toy_artifact):
+    vector = next(v for v in load_vectors() if v["name"] == "train-steps")
+    staged = device.stage([Artifact(toy_artifact.name, toy_artifact.path, toy_artifact.sha256)])
+    job = job_from_vector(vector, staged[toy_artifact.sha256], toy_artifact.sha256)
+    seen = []
+    events = device.run(job, seen.append)
+    assert seen == events
+    assert check_stream(events, vector["expect"]) == []
+
+
+def test_sampler_and_snapshot_speak_the_vocabulary(device):
+    sampler = device.sampler()
+    with sampler.sampling() as samples:
+        pass
+    for s in samples + device.snapshot():
+        assert isinstance(s, Sample) and s.unit in UNITS, s
+
+
+def test_restore_without_induce_is_harmless(device):
+    device.restore()
+    device.restore()
