@@ -51,6 +51,7 @@ class Windows:
     y: np.ndarray  # (n,) int32 class 0-5
     subject: np.ndarray  # (n,) int16, 1-30
     trial: np.ndarray  # (n,) int8: 1 = phone fixed on the belt, 2 = placed where the person liked
+    # (subject 10, a population subject, has a third recording: trial 3)
     start: np.ndarray  # (n,) int32 first sample of the window within its trial (time order)
 
     def select(self, mask: np.ndarray) -> Windows:
