@@ -108,6 +108,8 @@ class DeviceSandbox:
                 "odpm_rails_w": odpm_rails_w,
                 "odpm_t0": time.monotonic(),
                 "runner_delay_s": 0.0,
+                "job_current_now": None,  # current_now while a job runs (the phone working harder)
+                "job_settle_s": 0.3,
                 "log": [],
             }
         )
@@ -644,7 +646,11 @@ def _tool_am(sandbox: DeviceSandbox, args: list[str]) -> int:
     for key in ("artifact", "input"):
         if "path" in job.get(key, {}):
             job[key]["path"] = str(sandbox.host_path(job[key]["path"]))
-    time.sleep(sandbox.state()["runner_delay_s"])
+    state = sandbox.state()
+    time.sleep(state["runner_delay_s"])
+    idle_current = _read_ps(sandbox, "current_now")
+    if state["job_current_now"] is not None:
+        sandbox.set_power_supply(current_now=state["job_current_now"])
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=sandbox.root) as f:
         json.dump(job, f)
     try:
@@ -656,6 +662,9 @@ def _tool_am(sandbox: DeviceSandbox, args: list[str]) -> int:
         code = proc.wait()
     finally:
         os.unlink(f.name)
+        if state["job_current_now"] is not None:
+            time.sleep(state["job_settle_s"])  # the sampler sees the job's current past the job's end
+            sandbox.set_power_supply(current_now=idle_current)
     print(f"INSTRUMENTATION_RESULT: exit={code}")
     print("INSTRUMENTATION_CODE: -1")
     return 0

@@ -280,3 +280,66 @@ def test_disconnect_mid_job_is_a_device_error(phone, toy_artifact) -> None:
     with pytest.raises(DeviceError, match="offline|closed|reset|EOF|without finished"):
         device.run(_job("cut", staged[toy_artifact.sha256], toy_artifact.sha256, iterations=100_000), on_event)
     assert time.monotonic() - started < 60
+
+
+BENCH_SUITE = """
+name = "android-standin"
+repetitions = 1
+baseline_s = 1.0
+[[models]]
+name = "toy-cnn"
+variants = ["last-layer"]
+[[workloads]]
+name = "infer"
+signature = "infer"
+warmup = 2
+iterations = 50
+min_duration_s = 2.0
+"""
+
+
+def test_bench_run_energy_matches_scripted_power(phone, adb_env, tmp_path) -> None:
+    sandbox, standin = phone
+    # Idle 450 mA, 1.2 A while the job runs, 3.9 V: net power (1.2 - 0.45) * 3.9 = 2.925 W over the job.
+    sandbox.update_state(job_current_now="-1200000")
+    (tmp_path / "suite.toml").write_text(BENCH_SUITE)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "bench", "--suite", str(tmp_path / "suite.toml"),
+         "--device", f"android:{standin.serial}", "--results", str(tmp_path / "store")],
+        cwd=REPO, env=adb_env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "complete, 1 jobs (0 failed)" in proc.stdout
+    dashboard = Path(proc.stdout.split("dashboard: ")[1].split()[0])
+    assert dashboard.is_file()
+    from harness.analysis.energy import measured_window
+    from harness.store import Store
+
+    store = Store(tmp_path / "store")
+    row = store.results("latest").iloc[0]
+    events = store.events("latest").to_dict("records")
+    t0, t1, _ = measured_window(events)
+    analytic = (1.2 - 0.45) * 3.9 * (t1 - t0) / 1e9
+    assert row["energy_source"] == "fuel_gauge" and row["energy_status"] == "ok"
+    assert row["energy_joules"] == pytest.approx(analytic, rel=0.01)
+    samples = store.samples("latest")
+    assert {"fuel_gauge", "charge_counter", "battery", "thermal"} <= set(samples["source"])
+    device = store.manifest("latest")["devices"][0]
+    assert device["extra"]["current_now_unit"] == "uA"
+
+
+def test_bench_energy_invalid_while_charging(phone, adb_env, tmp_path) -> None:
+    sandbox, standin = phone
+    sandbox.set_power_supply(status="Charging", current_now="500000")
+    (tmp_path / "suite.toml").write_text(BENCH_SUITE.replace("min_duration_s = 2.0", "min_duration_s = 0.5"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "bench", "--suite", str(tmp_path / "suite.toml"),
+         "--device", f"android:{standin.serial}", "--results", str(tmp_path / "store")],
+        cwd=REPO, env=adb_env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from harness.store import Store
+
+    row = Store(tmp_path / "store").results("latest").iloc[0]
+    assert row["energy_status"] == "invalid" and "charging" in row["energy_reason"]
+    assert row["energy_joules"] is None or row["energy_joules"] != row["energy_joules"]
