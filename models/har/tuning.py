@@ -15,7 +15,7 @@ from models.har import data
 
 __all__ = ["LR_GRID", "tuned_lr", "personalized_accuracy"]
 
-LR_GRID = (0.001, 0.003, 0.01, 0.03)
+LR_GRID = (0.003, 0.01, 0.03)
 
 
 def personalized_accuracy(blob: bytes, subject: int, steps: int, seed: int = 0) -> tuple[float, float]:
