@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 TOOLS = ("dumpsys", "cmd", "am", "getprop", "input", "ip", "service")
 DEVICE_ROOTS = ("/data/", "/sys/", "/sdcard/")
 _DEVICE_PATH = re.compile(r"(?<![\w./-])(/data/|/sys/|/sdcard/)")
-RUNNER_COMPONENT = "org.phonebench.runner.test/org.phonebench.runner.JobInstrumentation"
+RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"
 
 DEFAULT_PROPS = {
     "ro.product.model": "Standin 7",

@@ -21,7 +21,7 @@ from harness.errors import CompanionAppError, DeviceError
 
 __all__ = ["RUNNER_COMPONENT", "InstrumentationRunner", "benchmark_model_command", "parse_benchmark_model", "parse_status_line"]
 
-RUNNER_COMPONENT = "org.phonebench.runner.test/org.phonebench.runner.JobInstrumentation"
+RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"
 _STATUS = "INSTRUMENTATION_STATUS: event="
 _TERMINAL = ("finished", "error")
 
