@@ -44,6 +44,19 @@ def _noise(y: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(np.diff(y))) / math.sqrt(2))
 
 
+def _segment_costs(y: np.ndarray) -> np.ndarray:
+    """cost[start, stop] = sum |y[start:stop] - median(y[start:stop])|, one vectorised pass per start."""
+    n = y.size
+    cost = np.full((n + 1, n + 1), math.inf)
+    for start in range(n):
+        tail = y[start:]
+        m = tail.size
+        grid = np.where(np.tri(m, dtype=bool), tail[None, :], np.nan)  # row k: y[start:start+k+1]
+        medians = np.nanmedian(grid, axis=1)
+        cost[start, start + 1:] = np.nansum(np.abs(grid - medians[:, None]), axis=1)
+    return cost
+
+
 def segments(values: Sequence[float], penalty: float | None = None, min_size: int = 2) -> list[Segment]:
     """Optimal L1 piecewise-constant segmentation; `penalty` defaults to 3·sigma·ln(n)."""
     y = np.asarray(values, float)
@@ -53,16 +66,16 @@ def segments(values: Sequence[float], penalty: float | None = None, min_size: in
     if penalty is None:
         floor = 1e-3 * float(np.median(np.abs(y)))
         penalty = 3 * max(_noise(y), floor) * math.log(max(n, 2))
+    cost = _segment_costs(y)
     best = np.full(n + 1, math.inf)
     best[0] = -penalty
     cut = np.zeros(n + 1, int)
     min_size = min(min_size, n)
     for stop in range(min_size, n + 1):
-        for start in range(stop - min_size + 1):
-            seg = y[start:stop]
-            cost = best[start] + penalty + float(np.sum(np.abs(seg - np.median(seg))))
-            if cost < best[stop]:
-                best[stop], cut[stop] = cost, start
+        starts = np.arange(stop - min_size + 1)
+        total = best[starts] + penalty + cost[starts, stop]
+        cut[stop] = int(np.argmin(total))
+        best[stop] = total[cut[stop]]
     bounds = []
     stop = n
     while stop > 0:

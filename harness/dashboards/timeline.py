@@ -51,10 +51,15 @@ def timeline_figure(results: pd.DataFrame, samples: pd.DataFrame, events: pd.Dat
     by_job = events.groupby("job_id") if not events.empty else ()
     spans = {job: (g[["start_ns", "t_ns"]].min().min(), g[["end_ns", "t_ns"]].max().max()) for job, g in by_job}
     labels = dict(zip(results["job_id"], results["variant"] + " · " + results["workload"])) if len(results) else {}
+    # one layout update: add_vrect per job re-walks every subplot and takes seconds for long runs
+    shapes, notes = [], list(fig.layout.annotations)
     for job, (start, end) in spans.items():
-        fig.add_vrect(x0=(start - origin) / 1e9, x1=(end - origin) / 1e9, fillcolor="#88a", opacity=0.15,
-                      line_width=0, annotation_text=job, annotation_position="top left",
-                      annotation_font_size=9, annotation_hovertext=labels.get(job, job))
+        x0, x1 = (start - origin) / 1e9, (end - origin) / 1e9
+        shapes.append(dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, fillcolor="#88a",
+                           opacity=0.15, line_width=0, layer="below"))
+        notes.append(dict(x=x0, y=1, xref="x", yref="paper", text=job, hovertext=labels.get(job, job),
+                          showarrow=False, xanchor="left", yanchor="bottom", font_size=9))
+    fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_xaxes(title_text="seconds since the run's first stamp (device clock)", row=3, col=1)
     fig.update_layout(height=720, margin=dict(l=10, r=10, t=30, b=40), legend=dict(orientation="h"))
     return fig
