@@ -35,3 +35,5 @@ def perf(session: nox.Session) -> None:
     """Benchmarks of the harness itself; each prints a ratio against its target."""
     install(session, "build")
     session.run("python", "benchmarks/latency_parity.py", *session.posargs)
+    session.run("python", "benchmarks/telemetry_overhead.py")
+    session.run("python", "benchmarks/dashboards_100_runs.py")
