@@ -19,7 +19,8 @@ from harness.errors import HarnessError, UserError
 
 __all__ = ["main"]
 
-out = Console(highlight=False)
+# Piped output gets a wide console so tables keep whole variant names (rich assumes 80 columns).
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
 
 

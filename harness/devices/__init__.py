@@ -5,7 +5,7 @@ Ids: `host`; `android:<serial>`; later `sim:<profile>` and `ios:<udid>`.
 
 from __future__ import annotations
 
-from harness.devices.base import Device, DeviceDescription
+from harness.devices.base import Device
 from harness.devices.host import HostDevice
 from harness.errors import UserError
 
@@ -21,7 +21,7 @@ def open_device(device_id: str) -> Device:
         from harness.devices.android import AndroidDevice  # adbutils only when a phone is asked for
 
         return AndroidDevice(rest)
-    raise UserError(f"unknown device {device_id!r}: expected 'host' (backends for {kind!r} ids are not available)")
+    raise UserError(f"unknown device {device_id!r}: expected 'host' or 'android:<serial>' (see `harness devices`)")
 
 
 def discover() -> list[Device]:
