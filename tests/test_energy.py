@@ -82,6 +82,26 @@ def test_counter_wrap_is_unwrapped_exactly():
     assert est.joules == pytest.approx(30.0, rel=1e-9)
 
 
+def test_job_energy_takes_the_wrap_point_from_the_source(tmp_path):
+    trace = counter_trace(lambda t: 100 + 3 * t, wrap=7.0, source="rapl", channel="package-0")
+    events = [{"event": "invoke", "warmup": False, "start_ns": 0, "end_ns": 10 * S, "latency_ms": 1e4}]
+    known = EnergySource("rapl", available=True, resolution="1 uJ", counter_wrap=7.0)
+    est, count = en.job_energy([known], [], trace, events)
+    assert (est.status, count) == ("ok", 1) and est.joules == pytest.approx(30.0, rel=1e-9)
+    unknown = EnergySource("rapl", available=True, resolution="1 uJ")
+    assert en.job_energy([unknown], [], trace, events)[0].status == en.INVALID
+    # the host reads the wrap point from sysfs
+    for name in ("intel-rapl:0", "intel-rapl:1"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "energy_uj").write_text("1\n")
+        (tmp_path / name / "max_energy_range_uj").write_text("262143328850\n")
+    from harness.devices.host import _rapl_domains, _rapl_wrap_j
+
+    assert _rapl_wrap_j(_rapl_domains(tmp_path)[0]) == pytest.approx(262143.32885)
+    (tmp_path / "intel-rapl:1" / "max_energy_range_uj").write_text("65532610987\n")
+    assert _rapl_wrap_j(_rapl_domains(tmp_path)[0]) is None
+
+
 def test_counter_wrap_without_range_is_invalid_not_wrong():
     trace = counter_trace(lambda t: 100 + 3 * t, wrap=7.0, source="rapl", channel="package-0")
     est = en.estimate_energy(trace, 0, 10 * S, "rapl")

@@ -363,7 +363,7 @@ def _rank(source: EnergySource) -> int:
 
 
 def job_energy(sources: Sequence[EnergySource], idle: Sequence[Sample], samples: Sequence[Sample],
-               events: Sequence[Mapping[str, Any]], wrap_j: float | None = None) -> tuple[EnergyEstimate, int]:
+               events: Sequence[Mapping[str, Any]]) -> tuple[EnergyEstimate, int]:
     """The best estimate of a job's measured span over the device's sources, and the item count.
 
     The first source (in preference order) that resolves wins; if none does, the first available
@@ -375,8 +375,8 @@ def job_energy(sources: Sequence[EnergySource], idle: Sequence[Sample], samples:
     t0, t1, count = window
     estimates = []
     for source in sorted(sources, key=_rank):
-        baseline = measure_baseline(idle, source, wrap_j) if source.available else None
-        estimates.append(estimate_energy(samples, t0, t1, source, baseline, wrap_j))
+        baseline = measure_baseline(idle, source, source.counter_wrap) if source.available else None
+        estimates.append(estimate_energy(samples, t0, t1, source, baseline, source.counter_wrap))
     if not estimates:
         return EnergyEstimate("", "measured", UNAVAILABLE, "the device describes no energy source",
                               duration_s=(t1 - t0) / 1e9), count

@@ -40,6 +40,7 @@ class EnergySource:
     reason: str = ""
     rate_hz: float | None = None  # nominal sampling rate
     resolution: str = ""  # e.g. "1 uJ", "1 uAh"
+    counter_wrap: float | None = None  # J; where a cumulative counter wraps to 0 (None: unknown)
 
 
 @dataclasses.dataclass(frozen=True)

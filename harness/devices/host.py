@@ -67,6 +67,12 @@ def _read_int(path: Path) -> int | None:
         return None
 
 
+def _rapl_wrap_j(domains: Sequence[Path]) -> float | None:
+    """The counters' common wrap point (max_energy_range_uj) in J; None if unknown or domains differ."""
+    ranges = {_read_int(d / "max_energy_range_uj") for d in domains}
+    return ranges.pop() / 1e6 if len(ranges) == 1 and None not in ranges else None
+
+
 class HostSampler(TelemetrySampler):
     """Samples RAPL counters (J, cumulative) and thermal zones (C) in a thread every `period_s`."""
 
@@ -120,6 +126,7 @@ class HostDevice(Device):
         rapl = EnergySource(
             "rapl", available=bool(self._rapl), reason=self._rapl_reason,
             rate_hz=10.0 if self._rapl else None, resolution="1 uJ" if self._rapl else "",
+            counter_wrap=_rapl_wrap_j(self._rapl),
         )
         return DeviceDescription(
             id=self.id, kind="host", model=platform.node(), os=platform.platform(), soc=_cpu_model(),
