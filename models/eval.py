@@ -13,26 +13,20 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from harness.analysis.stats import bootstrap_ci
 from models.har import data
 from models.har.variants import STEPS
 from models.memory import train_memory
 from models.personalize import Session, accuracy
 from models.zoo import build
 
-__all__ = ["PersonalizationRow", "QuantizationRow", "Report", "evaluate", "bootstrap_ci", "CONDITIONS"]
+__all__ = ["PersonalizationRow", "QuantizationRow", "Report", "evaluate", "CONDITIONS"]
 
 CONDITIONS = ("same-trial", "cross-placement")
 PERSONALIZATION_VARIANTS = ("har-cnn/last-layer", "har-cnn/bitfit", "har-cnn/adapter", "har-cnn/lora",
                             "har-cnn/full")
 QUANTIZED_VARIANTS = ("har-cnn/float32", "har-cnn/float16", "har-cnn/int8-dynamic", "har-cnn/int8-full",
                       "har-cnn/int16x8")
-
-
-def bootstrap_ci(values: np.ndarray, *, level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean of `values`."""
-    rng = np.random.default_rng(seed)
-    means = rng.choice(values, size=(resamples, len(values)), replace=True).mean(axis=1)
-    return float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +93,7 @@ def _personalization_rows(name: str, splits, steps: int) -> list[Personalization
         rows.append(PersonalizationRow(
             name, condition, len(b), float(b.mean()), float(b.std(ddof=1)) if len(b) > 1 else 0.0,
             float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0, float(gain.mean()),
-            bootstrap_ci(gain), int((gain > 0).sum()), m["trainable_params"], m["trainable_fraction"],
+            bootstrap_ci(gain, np.mean, resamples=10_000), int((gain > 0).sum()), m["trainable_params"], m["trainable_fraction"],
             m["delta_bytes"], float(np.median(step_seconds) * 1000), memory.train_peak_kb, memory.train_extra_kb))
     return rows
 

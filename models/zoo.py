@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.provenance import git_commit
 from models.cache import atomic_write_bytes, cache_root, source_hash
 
 __all__ = ["Variant", "BuiltArtifact", "VARIANTS", "register", "build", "variant_names"]
@@ -58,16 +58,6 @@ def variant_names(task: str | None = None) -> list[str]:
     return sorted(n for n, v in VARIANTS.items() if task is None or v.task == task)
 
 
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
-
-
 def build(name: str, out_dir: Path | None = None, *, force: bool = False) -> BuiltArtifact:
     """Build variant `name` into `out_dir` (default: the user cache), reusing a build of the same source."""
     _load_registry()
@@ -93,7 +83,7 @@ def build(name: str, out_dir: Path | None = None, *, force: bool = False) -> Bui
         "model_bytes": len(data),
         "sha256": sha,
         "source_hash": recipe,
-        "commit": _git_commit(),
+        "commit": git_commit(),
     }
     atomic_write_bytes(model_path, data)
     atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())

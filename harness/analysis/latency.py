@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["LatencyStats", "latency_stats", "bootstrap_ci"]
+from harness.analysis.stats import bootstrap_ci
+
+__all__ = ["LatencyStats", "latency_stats"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,29 +29,6 @@ class LatencyStats:
 
     def as_row(self) -> dict[str, float | int]:
         return dataclasses.asdict(self)
-
-
-def bootstrap_ci(
-    values: Sequence[float] | np.ndarray,
-    statistic: Callable[..., np.ndarray] = np.median,
-    *,
-    confidence: float = 0.95,
-    resamples: int = 2000,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of `statistic(values, axis=1)`; seeded, so reproducible."""
-    data = np.asarray(values, dtype=float)
-    if data.size == 0:
-        raise ValueError("bootstrap_ci needs at least one value")
-    rng = np.random.default_rng(seed)
-    estimates = np.empty(resamples)
-    chunk = max(1, 2_000_000 // data.size)  # bound memory for long jobs
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        estimates[start:stop] = statistic(data[rng.integers(0, data.size, (stop - start, data.size))], axis=1)
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(estimates, [alpha, 1 - alpha])
-    return float(low), float(high)
 
 
 def latency_stats(values_ms: Sequence[float] | np.ndarray, *, seed: int = 0) -> LatencyStats:

@@ -1,8 +1,8 @@
-"""Two-sample statistics for comparing runs: a two-level bootstrap of the ratio of a statistic.
+"""Bootstrap statistics: a one-sample interval, and a two-level bootstrap of a ratio for comparing runs.
 
-Values come in groups (one group per job repetition). Resampling repetitions first and values
-within them second keeps the between-repetition spread (heat, drift) in the interval, which pooling
-all invokes would hide. One-sample intervals live in `harness.analysis.latency.bootstrap_ci`.
+For the ratio, values come in groups (one group per job repetition). Resampling repetitions first
+and values within them second keeps the between-repetition spread (heat, drift) in the interval,
+which pooling all invokes would hide.
 """
 
 from __future__ import annotations
@@ -12,9 +12,32 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["RatioCI", "bootstrap_ratio", "p90"]
+__all__ = ["RatioCI", "bootstrap_ci", "bootstrap_ratio", "p90"]
 
 Statistic = Callable[..., np.ndarray]
+
+
+def bootstrap_ci(
+    values: Sequence[float] | np.ndarray,
+    statistic: Callable[..., np.ndarray] = np.median,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic(values, axis=1)`; seeded, so reproducible."""
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        raise ValueError("bootstrap_ci needs at least one value")
+    rng = np.random.default_rng(seed)
+    estimates = np.empty(resamples)
+    chunk = max(1, 2_000_000 // data.size)  # bound memory for long jobs
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        estimates[start:stop] = statistic(data[rng.integers(0, data.size, (stop - start, data.size))], axis=1)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(estimates, [alpha, 1 - alpha])
+    return float(low), float(high)
 
 
 def p90(values: np.ndarray, axis: int | None = None) -> np.ndarray:
