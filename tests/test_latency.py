@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.analysis.stats import bootstrap_ci, latency_stats
+from harness.analysis.latency import latency_stats
+from harness.analysis.stats import bootstrap_ci
 
 
 def test_stats_match_numpy():
