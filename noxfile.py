@@ -12,8 +12,14 @@ nox.options.sessions = ["tests"]
 
 
 def install(session: nox.Session, *extras: str) -> None:
-    """The project (editable, so the protocol files beside it are found) with optional extras."""
+    """The project (editable, so the protocol files beside it are found) with optional extras.
+
+    With `build`, also the pretrained transfer-baseline package, without its dependencies: they pin
+    Keras 2, and the package is only read as data, never imported.
+    """
     session.install("-e", f".[{','.join(extras)}]" if extras else ".")
+    if "build" in extras:
+        session.install("--no-deps", "humanactivity==0.2.1")
 
 
 @nox.session
@@ -28,6 +34,14 @@ def bench(session: nox.Session) -> None:
     """The main job: run suites/default.toml on this computer and write a dashboard."""
     install(session, "build")
     session.run("harness", "bench", *session.posargs)
+
+
+@nox.session
+def models(session: nox.Session) -> None:
+    """Build every activity-recognition variant and print the full evaluation table (slow)."""
+    install(session, "build")
+    session.run("harness", "models", "build", "--task", "har")
+    session.run("harness", "models", "eval", "--task", "har", *session.posargs)
 
 
 @nox.session
