@@ -82,27 +82,71 @@ def _synthetic(details: dict[str, Any], rng: np.random.Generator, classes: int) 
     return rng.integers(max(info.min, -128), min(info.max, 127) + 1, shape, dtype=dtype)
 
 
-def _inputs(job: dict[str, Any], runner, classes: int, batch: int | None = None) -> dict[str, np.ndarray]:
-    details = runner.get_input_details()
-    source = job["input"]
-    if source["kind"] == "npz":
-        try:
-            with np.load(source["path"]) as data:
-                arrays = {name: data[name] for name in details}
-        except (OSError, KeyError) as exc:
-            raise JobFailed("input_mismatch", f"{source['path']}: {exc}") from exc
-    else:
-        rng = np.random.default_rng(source["seed"])
-        arrays = {}
-        for name, d in details.items():
-            d = dict(d, shape=[batch or 1, *d["shape"][1:]]) if name == "x" and d["shape_signature"][0] == -1 else d
-            arrays[name] = _synthetic(d, rng, classes)
+def _load_npz(source: dict[str, Any], names) -> dict[str, np.ndarray]:
+    """Arrays `names` of a staged .npz (checked against its sha256 when the job gives one)."""
+    path = Path(source["path"])
+    if not path.is_file():
+        raise JobFailed("artifact_missing", f"no input file at {path}")
+    if "sha256" in source and sha256_file(path) != source["sha256"]:
+        raise JobFailed("checksum_mismatch", f"{path} does not match sha256 {source['sha256']}")
+    try:
+        with np.load(path) as data:
+            return {name: data[name] for name in names}
+    except (OSError, ValueError, KeyError) as exc:
+        raise JobFailed("input_mismatch", f"{path}: {exc}") from exc
+
+
+def _check_shapes(arrays: dict[str, np.ndarray], details: dict[str, Any], rows: bool = False) -> None:
+    """Each array fits its signature input; with `rows`, only per-example dims must match (batching is ours)."""
     for name, d in details.items():
         want = [int(s) for s in d["shape_signature"]]
         got = list(arrays[name].shape)
+        if rows:
+            want, got = want[1:], got[1:]
         if len(want) != len(got) or any(w not in (-1, g) for w, g in zip(want, got)):
-            raise JobFailed("input_mismatch", f"input {name!r} has shape {got}, the model expects {want}")
+            raise JobFailed("input_mismatch", f"input {name!r} has shape {list(arrays[name].shape)}, "
+                                              f"the model expects {[int(s) for s in d['shape_signature']]}")
+
+
+def _infer_inputs(job: dict[str, Any], runner) -> dict[str, np.ndarray]:
+    details = runner.get_input_details()
+    if job["input"]["kind"] == "npz":
+        arrays = _load_npz(job["input"], details)
+    else:
+        rng = np.random.default_rng(job["input"]["seed"])
+        arrays = {name: _synthetic(dict(d, shape=[1 if s == -1 else s for s in d["shape_signature"]]), rng, 0)
+                  for name, d in details.items()}
+    _check_shapes(arrays, details)
     return arrays
+
+
+def _train_batches(job: dict[str, Any], runner, classes: int, batch: int):
+    """step -> inputs of the train signature: a fixed synthetic batch, or consecutive batches of a
+    staged .npz (x, y), wrapping around when the data runs out."""
+    details = runner.get_input_details()
+    if job["input"]["kind"] != "npz":
+        rng = np.random.default_rng(job["input"]["seed"])
+        fixed = {name: _synthetic(d, rng, classes) for name, d in details.items()}
+        return lambda step: fixed
+    data = _load_npz(job["input"], details)
+    _check_shapes(data, details, rows=True)
+    count = len(data["x"])
+    if count < batch or len(data["y"]) != count:
+        raise JobFailed("input_mismatch", f"{job['input']['path']}: need at least {batch} examples with labels, "
+                                          f"got x {count} and y {len(data['y'])}")
+    typed = {name: data[name].astype(details[name]["dtype"], copy=False) for name in details}
+    return lambda step: {name: a[(step * batch + np.arange(batch)) % count] for name, a in typed.items()}
+
+
+def _accuracy(interpreter, examples: dict[str, np.ndarray], chunk: int = 64) -> float:
+    """Share of eval examples whose argmax of `infer` equals the label."""
+    infer = _runner(interpreter, "infer")
+    x, y = examples["x"], examples["y"]
+    hits = 0
+    for start in range(0, len(x), chunk):
+        (logits,) = infer(x=x[start:start + chunk].astype(np.float32, copy=False)).values()
+        hits += int((np.argmax(logits, axis=-1) == y[start:start + chunk]).sum())
+    return hits / len(x)
 
 
 def _num_classes(interpreter) -> int:
@@ -114,7 +158,7 @@ def _num_classes(interpreter) -> int:
 
 def _run_infer(job: dict[str, Any], interpreter, emit: _Emitter) -> dict[str, Any]:
     runner = _runner(interpreter, "infer")
-    inputs = _inputs(job, runner, 0)
+    inputs = _infer_inputs(job, runner)
     iterations, min_ns = job["iterations"], int(job.get("min_duration_s", 0) * 1e9)
     index = measured = 0
     first_ns = None
@@ -141,9 +185,13 @@ def _run_train(job: dict[str, Any], interpreter, emit: _Emitter) -> dict[str, An
     batch = int(runner.get_input_details()["x"]["shape"][0])
     if job["train"]["batch_size"] != batch:
         raise JobFailed("input_mismatch", f"batch_size {job['train']['batch_size']} but the train signature takes {batch}")
-    inputs = _inputs(job, runner, _num_classes(interpreter), batch)
-    total = job["warmup"] + job["train"]["steps"]
-    for step in range(total):
+    batches = _train_batches(job, runner, _num_classes(interpreter), batch)
+    evaluation = _load_npz(job["eval"], ("x", "y")) if "eval" in job else None
+    result: dict[str, Any] = {"measured": job["train"]["steps"]}
+    if evaluation is not None:
+        result.update(eval_examples=len(evaluation["x"]), accuracy_before=_accuracy(interpreter, evaluation))
+    for step in range(job["warmup"] + job["train"]["steps"]):
+        inputs = batches(step)
         start = time.monotonic_ns()
         try:
             loss = float(runner(**inputs)["loss"])
@@ -152,16 +200,14 @@ def _run_train(job: dict[str, Any], interpreter, emit: _Emitter) -> dict[str, An
         end = time.monotonic_ns()
         emit("train_step", step=step, warmup=step < job["warmup"], start_ns=start, end_ns=end,
              latency_ms=(end - start) / 1e6, loss=loss)
+    if evaluation is not None:
+        result["accuracy_after"] = _accuracy(interpreter, evaluation)
     weights = _runner(interpreter, "get_weights")()
     digest = hashlib.sha256()
     for name in sorted(weights):
         digest.update(name.encode())
         digest.update(np.ascontiguousarray(weights[name]).tobytes())
-    return {
-        "measured": job["train"]["steps"],
-        "delta_bytes": int(sum(w.nbytes for w in weights.values())),
-        "delta_sha256": digest.hexdigest(),
-    }
+    return {**result, "delta_bytes": int(sum(w.nbytes for w in weights.values())), "delta_sha256": digest.hexdigest()}
 
 
 def run_job(job: Any, out: TextIO) -> bool:

