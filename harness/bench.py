@@ -10,10 +10,10 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from harness.analysis.energy import energy_columns, job_energy
-from harness.analysis.summary import summarize_events
+from harness.analysis.summary import summarize_benchmark_model, summarize_events
 from harness.cooldown import cool_down
 from harness.cooldown import read as read_thermal
 from harness.devices import open_device
@@ -22,9 +22,12 @@ from harness.errors import DeviceError, UserError
 from harness.plan import PlannedJob, make_plan
 from harness.provenance import git_commit, host_info, package_versions
 from harness.store import RunWriter, Store, utc_now
-from harness.suite import Suite
+from harness.suite import InducedCondition, Suite
 
-__all__ = ["Reporter", "BenchResult", "run_bench", "resolve_artifacts"]
+if TYPE_CHECKING:
+    from harness.devices.android.runner import BenchmarkModelResult
+
+__all__ = ["BenchmarkModelDevice", "Reporter", "BenchResult", "run_bench", "resolve_artifacts"]
 
 
 class Reporter:
@@ -77,19 +80,56 @@ def _idle_baseline(device: Device, seconds: float) -> list[Sample]:
     return samples
 
 
-def _run_job(device: Device, job: PlannedJob, artifact: Artifact, device_path: str, suite: Suite,
-             reporter: Reporter, reference_c: float | None,
-             sources: Sequence[EnergySource]) -> tuple[dict[str, Any], list[dict[str, Any]], list[Sample]]:
-    cooled = cool_down(device, reference_c, timeout_s=suite.cooldown_timeout_s)
+@runtime_checkable
+class BenchmarkModelDevice(Protocol):
+    """A device that can run LiteRT's own `benchmark_model` binary (workloads with that runner)."""
+
+    id: str
+
+    def stage_benchmark_model(self, binary: Path) -> str: ...
+
+    def run_benchmark_model(self, binary: str, job: dict[str, Any]) -> BenchmarkModelResult: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class _Target:
+    """One opened device and what was prepared on it before the first job."""
+
+    device: Device
+    staged: dict[str, str]  # artifact sha256 -> path on the device
+    benchmark_model: str | None  # staged binary's path on the device
+    reference_c: float | None  # the temperature the run started at: cooldown returns to it
+    sources: tuple[EnergySource, ...]
+    max_thermal_status: int  # cooldown waits for at most this status (an induced one, else 0)
+
+
+def _execute(target: _Target, job: PlannedJob, job_doc: dict[str, Any],
+             reporter: Reporter) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Run one job with its workload's runner: (protocol events, summary columns)."""
+    if job.workload.runner == "benchmark_model":
+        # The tool gives aggregates only: no events are stored, none are made up.
+        assert isinstance(target.device, BenchmarkModelDevice) and target.benchmark_model is not None
+        return [], summarize_benchmark_model(target.device.run_benchmark_model(target.benchmark_model, job_doc))
+    events = target.device.run(job_doc, lambda e: reporter.event(job, e))
+    return events, summarize_events(events)
+
+
+def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, suite: Suite,
+             reporter: Reporter) -> tuple[dict[str, Any], list[dict[str, Any]], list[Sample]]:
+    device = target.device
+    cooled = cool_down(device, target.reference_c, max_status=target.max_thermal_status,
+                       timeout_s=suite.cooldown_timeout_s)
     baseline = _idle_baseline(device, suite.baseline_s)
     reporter.job_started(job, _expected_events(job))
     started_utc = utc_now()
     events: list[dict[str, Any]] = []
+    summary = {**summarize_events([]), "runner": job.workload.runner}
     error: DeviceError | None = None
     sampler = device.sampler()
     with sampler.sampling() as samples:
         try:
-            events = device.run(job.protocol_job(device_path, artifact.sha256), lambda e: reporter.event(job, e))
+            events, summary = _execute(target, job, job.protocol_job(target.staged[artifact.sha256], artifact.sha256),
+                                       reporter)
         except DeviceError as exc:
             error = exc
     row: dict[str, Any] = {
@@ -98,13 +138,47 @@ def _run_job(device: Device, job: PlannedJob, artifact: Artifact, device_path: s
         "repetition": job.repetition, "threads": job.workload.threads, "delegate": job.workload.delegate,
         "artifact_sha256": artifact.sha256, "started_utc": started_utc,
         "baseline_samples": len(baseline),
-        **summarize_events(events),
+        **summary,
         **cooled.to_columns(),
-        **energy_columns(*job_energy(sources, baseline, samples, events)),
+        **energy_columns(*job_energy(target.sources, baseline, samples, events)),
     }
     if error is not None:
         row.update(status="failed", error_code=type(error).__name__, error_message=str(error))
     return row, events, baseline + samples
+
+
+def _stage_benchmark_model(device: Device, plan: Sequence[PlannedJob], suite: Suite) -> str | None:
+    """Stage the suite's `benchmark_model` on a device that has jobs for it; UserError if it cannot run it."""
+    if not any(j.device == device.id and j.workload.runner == "benchmark_model" for j in plan):
+        return None
+    if not isinstance(device, BenchmarkModelDevice):
+        raise UserError(f"{device.id} cannot run LiteRT's benchmark_model binary (runner = 'benchmark_model' "
+                        "needs an android:<serial> device); use runner = 'companion' there")
+    assert suite.benchmark_model is not None  # the suite checks a binary is named when a workload uses it
+    return device.stage_benchmark_model(suite.benchmark_model)
+
+
+def _induce(device: Device, conditions: Sequence[InducedCondition]) -> None:
+    """Put one device into the suite's conditions; UserError if it cannot (nothing is stored yet)."""
+    for condition in conditions:
+        try:
+            device.induce(condition.name, condition.value)
+        except NotImplementedError as exc:
+            raise UserError(f"{device.id} cannot induce conditions ({exc}); [conditions] in a suite needs "
+                            "android:<serial> devices") from exc
+
+
+def _restore_all(devices: Sequence[Device]) -> list[str]:
+    """Restore and close every device, even when one fails; the failures, as messages."""
+    failures: list[str] = []
+    for device in devices:
+        try:
+            device.restore()
+        except DeviceError as exc:
+            failures.append(f"{device.id}: {exc}")
+        finally:
+            device.close()
+    return failures
 
 
 def _metadata(suite: Suite, suite_path: Path | None, devices: dict[str, Device],
@@ -129,18 +203,17 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     writer: RunWriter | None = None
     status = "failed"
     rows: list[dict[str, Any]] = []
+    restore_failures: list[str] = []
     try:
         for device_id in dict.fromkeys(job.device for job in plan):
             devices[device_id] = open_device(device_id)
-        staged = {d: dev.stage(list(artifacts.values())) for d, dev in devices.items()}
-        writer = store.create_run(_metadata(suite, suite_path, devices, artifacts), len(plan))
-        # the temperature each device starts the run at is what cooldown returns to before every job
-        reference = {d: read_thermal(dev.snapshot()).temp_c for d, dev in devices.items()}
-        sources = {d: dev.describe().energy_sources for d, dev in devices.items()}
+        targets = {d: _prepare(dev, plan, suite, artifacts) for d, dev in devices.items()}
+        metadata = _metadata(suite, suite_path, devices, artifacts)  # describes devices before inducing
+        for device in devices.values():
+            _induce(device, suite.conditions)
+        writer = store.create_run({**metadata, "conditions": {c.name: c.value for c in suite.conditions}}, len(plan))
         for job in plan:
-            artifact = artifacts[job.variant]
-            row, events, samples = _run_job(devices[job.device], job, artifact, staged[job.device][artifact.sha256],
-                                            suite, reporter, reference[job.device], sources[job.device])
+            row, events, samples = _run_job(targets[job.device], job, artifacts[job.variant], suite, reporter)
             writer.write_job(row, events, samples)
             rows.append(row)
             reporter.job_finished(job, row)
@@ -149,9 +222,25 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
         status = "interrupted"
         raise
     finally:
-        for device in devices.values():
-            device.restore()
-            device.close()
+        restore_failures = _restore_all(list(devices.values()))
         if writer is not None:
+            if restore_failures:
+                writer.manifest["restore_failures"] = restore_failures
             writer.finish(status)
+    if restore_failures:  # only reached without another error in flight; that one would matter more
+        raise DeviceError("could not restore " + "; ".join(restore_failures))
     return BenchResult(writer.run_id, writer.dir, status, tuple(rows))
+
+
+def _prepare(device: Device, plan: Sequence[PlannedJob], suite: Suite, artifacts: dict[str, Artifact]) -> _Target:
+    """Stage artifacts (and `benchmark_model` where used) and take the run's reference readings."""
+    thermal = [c.value for c in suite.conditions if c.name == "thermal_status"]
+    return _Target(
+        device=device,
+        staged=device.stage(list(artifacts.values())),
+        benchmark_model=_stage_benchmark_model(device, plan, suite),
+        # the temperature the device starts the run at is what cooldown returns to before every job
+        reference_c=read_thermal(device.snapshot()).temp_c,
+        sources=tuple(device.describe().energy_sources),
+        max_thermal_status=int(thermal[0]) if thermal else 0,
+    )

@@ -20,7 +20,20 @@
     steps = 20
     batch_size = 16
 
+    [[workloads]]
+    name = "native"
+    signature = "infer"
+    runner = "benchmark_model"         # LiteRT's own binary instead of the companion app (android only)
+
+    benchmark_model = "bin/benchmark_model"   # your android_aarch64 build; relative to the suite file
+
+    [conditions]                       # induced on every device before its jobs, restored at the end
+    unplugged = true                   # android only; also battery_level = 0..100,
+    screen = "off"                     # thermal_status = 0..6, idle = true
+
 Every key is checked; a typo is an error naming the key, never silently ignored.
+A `benchmark_model` workload gives aggregates only (count, mean, min, max, std, init, first and
+warm-up timings), never per-invoke latencies, so its percentile columns stay empty.
 """
 
 from __future__ import annotations
@@ -32,10 +45,11 @@ from typing import Any
 
 from harness.errors import UserError
 
-__all__ = ["Suite", "Workload", "load_suite", "parse_suite", "DEFAULT_SUITE"]
+__all__ = ["Suite", "Workload", "InducedCondition", "load_suite", "parse_suite", "DEFAULT_SUITE", "RUNNERS"]
 
 DEFAULT_SUITE = Path(__file__).resolve().parent.parent / "suites" / "default.toml"
 DELEGATES = ("cpu", "xnnpack", "nnapi", "gpu", "coreml-ane", "coreml-cpu")
+RUNNERS = ("companion", "benchmark_model")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +64,15 @@ class Workload:
     threads: int = 1
     delegate: str = "xnnpack"
     input_seed: int = 0
+    runner: str = "companion"  # "companion" (protocol events) or "benchmark_model" (LiteRT's binary, aggregates)
+
+
+@dataclasses.dataclass(frozen=True)
+class InducedCondition:
+    """One condition for `Device.induce(name, value)`; `value` is True for on/off conditions."""
+
+    name: str  # a device condition: unplugged, battery_level, thermal_status, screen_off, idle
+    value: bool | int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,9 +86,12 @@ class Suite:
     baseline_s: float  # idle telemetry before each job, for energy baselines
     cooldown_timeout_s: float  # longest wait for the device to cool before a job
     source: str  # the TOML text, stored with every run
+    benchmark_model: Path | None = None  # host path of the user's LiteRT benchmark_model binary
+    conditions: tuple[InducedCondition, ...] = ()  # in the order they are induced
 
 
-_TOP = {"name", "description", "devices", "repetitions", "baseline_s", "cooldown_timeout_s", "models", "workloads"}
+_TOP = {"name", "description", "devices", "repetitions", "baseline_s", "cooldown_timeout_s", "models", "workloads",
+        "benchmark_model", "conditions"}
 _MODEL = {"name", "variants"}
 _WORKLOAD = {f.name for f in dataclasses.fields(Workload)}
 
@@ -109,6 +135,10 @@ def _workload(table: Any, where: str) -> Workload:
         _positive(table.get(key), key, where, allow_zero=True)
     if table.get("delegate", "xnnpack") not in DELEGATES:
         raise UserError(f"{where}: delegate must be one of {', '.join(DELEGATES)}, not {table['delegate']!r}")
+    if _typed(table, "runner", str, where, "companion") not in RUNNERS:
+        raise UserError(f"{where}: runner must be one of {', '.join(RUNNERS)}, not {table['runner']!r}")
+    if table.get("runner") == "benchmark_model":
+        _check_benchmark_model(table, signature, where)
     if signature == "infer":
         if "steps" in table or "batch_size" in table:
             raise UserError(f"{where}: steps/batch_size belong to a train workload")
@@ -119,6 +149,84 @@ def _workload(table: Any, where: str) -> Workload:
         if "steps" not in table or "batch_size" not in table:
             raise UserError(f"{where}: a train workload needs steps and batch_size")
     return Workload(name=name, signature=signature, **fields)
+
+
+def _check_benchmark_model(table: dict[str, Any], signature: str, where: str) -> None:
+    from harness.devices.android.runner import BENCHMARK_MODEL_DELEGATES  # adbutils only when asked for
+
+    if signature != "infer":
+        raise UserError(f"{where}: runner 'benchmark_model' runs only infer workloads (it cannot train), "
+                        f"not {signature!r}; use runner = 'companion'")
+    delegate = table.get("delegate", "xnnpack")
+    if delegate not in BENCHMARK_MODEL_DELEGATES:
+        raise UserError(f"{where}: runner 'benchmark_model' has no delegate {delegate!r}; "
+                        f"use one of {', '.join(BENCHMARK_MODEL_DELEGATES)}")
+
+
+def _benchmark_model(data: dict[str, Any], workloads: tuple[Workload, ...], origin: str) -> Path | None:
+    """The binary's host path (relative to the suite file); required exactly when a workload uses it."""
+    raw = _typed(data, "benchmark_model", str, origin)
+    users = [w.name for w in workloads if w.runner == "benchmark_model"]
+    if raw is None:
+        if users:
+            raise UserError(f"{origin}: workload {users[0]!r} has runner = 'benchmark_model' but the suite names no "
+                            "binary; add benchmark_model = \"path/to/benchmark_model\" at the top level")
+        return None
+    if not users:
+        raise UserError(f"{origin}: benchmark_model is set but no workload has runner = 'benchmark_model'")
+    path = Path(raw).expanduser()
+    if not path.is_absolute() and Path(origin).is_file():
+        path = Path(origin).resolve().parent / path
+    if not path.is_file():
+        raise UserError(f"{origin}: benchmark_model: no such file {str(path)!r}")
+    return path
+
+
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise UserError(f"{key} must be true or false, not {value!r}")
+    return value
+
+
+def _screen(value: Any, key: str) -> bool:
+    if value not in ("off", "on"):
+        raise UserError(f"{key} must be \"off\" or \"on\", not {value!r}")
+    return value == "off"
+
+
+# Suite key -> (device condition, check turning the suite value into "induce it?"), in induce order:
+# idle last, because Doze only enters deep idle unplugged with the screen off.
+_CONDITION_KEYS: dict[str, tuple[str, Any]] = {
+    "unplugged": ("unplugged", _flag),
+    "battery_level": ("battery_level", None),
+    "thermal_status": ("thermal_status", None),
+    "screen": ("screen_off", _screen),
+    "idle": ("idle", _flag),
+}
+
+
+def _conditions(table: Any, origin: str) -> tuple[InducedCondition, ...]:
+    """`[conditions]` to the ordered conditions to induce; UserError names the bad key or value."""
+    where = f"{origin}: conditions"
+    if not isinstance(table, dict):
+        raise UserError(f"{where}: must be a table, e.g. [conditions] unplugged = true")
+    _check_keys(table, set(_CONDITION_KEYS), where)
+    from harness.devices.android.conditions import CONDITIONS  # the backend's own value checks
+
+    induced: list[InducedCondition] = []
+    for key, (name, check) in _CONDITION_KEYS.items():
+        if key not in table:
+            continue
+        value = table[key]
+        try:
+            if check is None:
+                CONDITIONS[name].apply(value)  # raises UserError naming the key on a bad value
+            elif not check(value, key):
+                continue  # e.g. unplugged = false: the device's normal state, nothing to induce
+        except UserError as exc:
+            raise UserError(f"{where}: {exc}") from exc
+        induced.append(InducedCondition(name, True if check else value))
+    return tuple(induced)
 
 
 def parse_suite(text: str, origin: str = "<suite>") -> Suite:
@@ -164,6 +272,8 @@ def parse_suite(text: str, origin: str = "<suite>") -> Suite:
         description=_typed(data, "description", str, origin, ""),
         variants=tuple(variants), workloads=workloads, devices=tuple(devices), repetitions=repetitions,
         baseline_s=float(baseline_s), cooldown_timeout_s=float(cooldown_timeout_s), source=text,
+        benchmark_model=_benchmark_model(data, workloads, origin),
+        conditions=_conditions(data["conditions"], origin) if "conditions" in data else (),
     )
 
 

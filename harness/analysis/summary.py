@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
-from harness.analysis.latency import latency_stats
+from harness.analysis.latency import LatencyStats, latency_stats
 
-__all__ = ["summarize_events"]
+if TYPE_CHECKING:
+    from harness.devices.android.runner import BenchmarkModelResult
+
+__all__ = ["summarize_events", "summarize_benchmark_model"]
 
 
 def summarize_events(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -30,7 +34,30 @@ def summarize_events(events: list[dict[str, Any]]) -> dict[str, Any]:
         row["first_start_ns"] = timed[0]["start_ns"]
         row["last_end_ns"] = timed[-1]["end_ns"]
         row["duration_s"] = (timed[-1]["end_ns"] - timed[0]["start_ns"]) / 1e9
+    if "accuracy_after" in last:
+        row.update(eval_examples=last["eval_examples"], accuracy_before=last["accuracy_before"],
+                   accuracy_after=last["accuracy_after"],
+                   accuracy_gain=last["accuracy_after"] - last["accuracy_before"])
     losses = [e["loss"] for e in events if e.get("event") == "train_step"]
     if losses:
         row["first_loss"], row["final_loss"] = losses[0], losses[-1]
+    return row
+
+
+def summarize_benchmark_model(result: BenchmarkModelResult) -> dict[str, Any]:
+    """Result columns from LiteRT `benchmark_model`'s aggregates, labelled `runner = benchmark_model`.
+
+    `n`, `mean_ms`, `stdev_ms`, `min_ms`, `max_ms` are the tool's own figures over its measured runs;
+    percentiles and the median CI stay null because the tool reports no per-invoke latencies.
+    """
+    row: dict[str, Any] = {
+        "status": "ok", "error_code": None, "error_message": None, "delta_bytes": None, "peak_rss_bytes": None,
+        "runner": "benchmark_model",
+        # p50/p90/p99 and the median CI need per-invoke latencies: null, never estimated
+        **{field.name: None for field in dataclasses.fields(LatencyStats)},
+        "n": result.count, "mean_ms": result.inference_avg_ms, "stdev_ms": result.std_ms,
+        "min_ms": result.min_ms, "max_ms": result.max_ms,
+        "init_ms": result.init_ms, "first_inference_ms": result.first_inference_ms,
+        "warmup_avg_ms": result.warmup_avg_ms,
+    }
     return row

@@ -6,10 +6,11 @@ import posixpath
 import re
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from harness.devices.android.conditions import ConditionManager
-from harness.devices.android.runner import InstrumentationRunner
+from harness.devices.android.runner import BenchmarkModelResult, BenchmarkModelRunner, InstrumentationRunner
 from harness.devices.android.sampler import AndroidSampler, SamplerConfig
 from harness.devices.android.staging import DEVICE_ROOT, StagedFile, Stager, sha256_file
 from harness.devices.android.transport import AdbServer, Shell, adb_servers, find_device, sh_join, translate_errors
@@ -52,6 +53,7 @@ class AndroidDevice(Device):
         self.stager = Stager(self.shell, work_dir)
         self.conditions = ConditionManager(self.shell, work_dir)
         self.runner = InstrumentationRunner(self.shell, work_dir, timeout_s=job_timeout_s)
+        self.benchmark_model = BenchmarkModelRunner(self.shell, timeout_s=job_timeout_s)
         self._interval = sample_interval_s
         self._convention: CurrentConvention | None = None
         self._odpm = False
@@ -137,6 +139,17 @@ class AndroidDevice(Device):
 
     def run(self, job: dict[str, Any], on_event: EventCallback | None = None) -> list[dict[str, Any]]:
         return self.runner.run(job, on_event)
+
+    def stage_benchmark_model(self, binary: Path) -> str:
+        """Push the user's LiteRT `benchmark_model` (only when its sha256 changed); its path on the phone."""
+        digest = sha256_file(binary)
+        staged = StagedFile(binary, digest, posixpath.join(self.work_dir, "bin", f"benchmark_model-{digest}"), 0o755)
+        self.stager.stage([staged])
+        return staged.device_path
+
+    def run_benchmark_model(self, binary: str, job: dict[str, Any]) -> BenchmarkModelResult:
+        """Run one infer job with a staged `benchmark_model` (see `stage_benchmark_model`); aggregates only."""
+        return self.benchmark_model.run(binary, job)
 
     def sampler(self) -> TelemetrySampler:
         script = self._sampler_file()

@@ -10,6 +10,7 @@ so events stream back over the one `am instrument -w -r` shell while the job run
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 import re
@@ -17,9 +18,12 @@ from typing import Any
 
 from harness.devices.android.transport import Shell, sh_join
 from harness.devices.base import EventCallback
-from harness.errors import CompanionAppError, DeviceError
+from harness.errors import CompanionAppError, DeviceError, UserError
 
-__all__ = ["RUNNER_COMPONENT", "InstrumentationRunner", "benchmark_model_command", "parse_benchmark_model", "parse_status_line"]
+__all__ = [
+    "BENCHMARK_MODEL_DELEGATES", "RUNNER_COMPONENT", "BenchmarkModelResult", "BenchmarkModelRunner",
+    "InstrumentationRunner", "benchmark_model_command", "parse_benchmark_model", "parse_status_line",
+]
 
 RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"
 _STATUS = "INSTRUMENTATION_STATUS: event="
@@ -85,6 +89,8 @@ class InstrumentationRunner:
 _TIMINGS = re.compile(r"Inference timings in us:(?P<body>.*)$", re.MULTILINE)
 _PAIR = re.compile(r"\s*(?P<key>[^:,]+):\s*(?P<value>[-0-9.eE+]+)")
 _COUNT = re.compile(r"count=(?P<count>\d+)(?: first=(?P<first>\d+))?(?: curr=\d+)? min=(?P<min>\d+) max=(?P<max>\d+) avg=(?P<avg>[0-9.e+]+) std=(?P<std>\d+)")
+BENCHMARK_MODEL_DELEGATES = {"nnapi": "--use_nnapi=true", "gpu": "--use_gpu=true", "xnnpack": "--use_xnnpack=true",
+                             "cpu": "--use_xnnpack=false"}
 
 
 def parse_benchmark_model(text: str) -> dict[str, float]:
@@ -101,18 +107,68 @@ def parse_benchmark_model(text: str) -> dict[str, float]:
     for pair in _PAIR.finditer(timings["body"]):
         key = re.sub(r"[^a-z]+", "_", pair["key"].strip().lower()).strip("_")
         out[f"{key}_ms"] = float(pair["value"]) / 1000.0
-    counts = list(_COUNT.finditer(text))
-    if counts:  # the last count= line is the measured (non-warm-up) loop
+    # The measured loop's count= line is the last one before the timings line; with
+    # --enable_op_profiling a profiler "Timings (microseconds): count=..." line follows it.
+    counts = list(_COUNT.finditer(text, 0, timings.start()))
+    if counts:
         last = counts[-1]
         out.update(count=float(last["count"]), min_ms=int(last["min"]) / 1000.0, max_ms=int(last["max"]) / 1000.0,
                    std_ms=int(last["std"]) / 1000.0)
     return out
 
 
-def benchmark_model_command(binary: str, graph: str, threads: int, runs: int, warmup: int, delegate: str) -> str:
-    """The quoted command line for LiteRT's `benchmark_model` on the phone."""
-    args = [binary, f"--graph={graph}", f"--num_threads={threads}", f"--num_runs={runs}", f"--warmup_runs={warmup}"]
-    flags = {"nnapi": "--use_nnapi=true", "gpu": "--use_gpu=true", "xnnpack": "--use_xnnpack=true", "cpu": "--use_xnnpack=false"}
-    if delegate not in flags:
-        raise DeviceError(f"benchmark_model has no delegate {delegate!r}; use one of {', '.join(flags)}")
-    return sh_join([*args, flags[delegate]])
+def benchmark_model_command(binary: str, graph: str, threads: int, runs: int, warmup: int, delegate: str,
+                            min_secs: float = 0.0) -> str:
+    """The quoted command line for LiteRT's `benchmark_model` on the phone.
+
+    `min_secs` keeps the measured loop running at least that long (the tool's own default is 1 s);
+    warm-up is exactly `warmup` runs (`--warmup_min_secs=0`).
+    """
+    if delegate not in BENCHMARK_MODEL_DELEGATES:
+        raise DeviceError(f"benchmark_model has no delegate {delegate!r}; use one of {', '.join(BENCHMARK_MODEL_DELEGATES)}")
+    args = [binary, f"--graph={graph}", f"--num_threads={threads}", f"--num_runs={runs}", f"--warmup_runs={warmup}",
+            f"--min_secs={min_secs:g}", "--warmup_min_secs=0", BENCHMARK_MODEL_DELEGATES[delegate]]
+    return sh_join(args)
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkModelResult:
+    """What one `benchmark_model` run reports: aggregates in ms, no per-invoke latencies."""
+
+    inference_avg_ms: float
+    init_ms: float | None
+    first_inference_ms: float | None
+    warmup_avg_ms: float | None
+    count: int | None  # measured runs
+    min_ms: float | None
+    max_ms: float | None
+    std_ms: float | None  # the tool's standard deviation over the measured runs
+
+    @classmethod
+    def from_output(cls, text: str) -> BenchmarkModelResult:
+        stats = parse_benchmark_model(text)
+        if "inference_avg_ms" not in stats:
+            raise CompanionAppError(f"benchmark_model printed no 'Inference (avg)': {text.strip()[-300:]!r}")
+        count = stats.get("count")
+        return cls(stats["inference_avg_ms"], stats.get("init_ms"), stats.get("first_inference_ms"),
+                   stats.get("warmup_avg_ms"), int(count) if count is not None else None,
+                   stats.get("min_ms"), stats.get("max_ms"), stats.get("std_ms"))
+
+
+class BenchmarkModelRunner:
+    """Runs a staged `benchmark_model` binary on one infer job and parses its summary."""
+
+    def __init__(self, shell: Shell, timeout_s: float = 3600.0):
+        self.shell, self.timeout_s = shell, timeout_s
+
+    def run(self, binary: str, job: dict[str, Any]) -> BenchmarkModelResult:
+        if job["signature"] != "infer":
+            raise UserError(f"benchmark_model runs only infer jobs, not {job['signature']!r} (job {job['job_id']})")
+        command = benchmark_model_command(binary, job["artifact"]["path"], job["threads"], job["iterations"],
+                                          job["warmup"], job["delegate"], job.get("min_duration_s", 0.0))
+        result = self.shell.run(command, timeout_s=self.timeout_s, check=False)
+        if result.returncode != 0:
+            tail = (result.stderr + result.stdout).strip()[-300:]
+            raise CompanionAppError(f"benchmark_model exited {result.returncode} on job {job['job_id']}: {tail}")
+        # The tool logs to stderr on some builds (TFLite's logging) and stdout on others.
+        return BenchmarkModelResult.from_output(result.stdout + "\n" + result.stderr)
