@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import subprocess
+import warnings
 
 import pytest
 
 from harness.bench import Reporter, run_bench
-from harness.errors import UserError
+from harness.devices.android import AndroidDevice
+from harness.errors import DeviceError, UserError
 from harness.store import Store
 from harness.suite import InducedCondition, parse_suite
 from tests.test_android_integration import ADB, adb_env, phone  # noqa: F401  (fixtures)
@@ -115,3 +119,19 @@ def test_ctrl_c_still_restores(phone, tmp_path, toy_artifact) -> None:  # noqa: 
     _assert_restored(sandbox.state())
     manifest = store.manifest("latest")
     assert manifest["status"] == "interrupted" and manifest["jobs_done"] == 0
+
+
+@pytest.mark.adb
+@pytest.mark.skipif(not os.path.exists(ADB), reason="Debian adb is not installed (apt-get install adb)")
+def test_restore_on_a_gone_phone_is_a_device_error_without_leaking_sockets(phone, adb_env) -> None:  # noqa: F811
+    _, standin = phone
+    device = AndroidDevice(standin.serial)
+    subprocess.run([ADB, "disconnect", standin.serial], env=adb_env, capture_output=True, timeout=30)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # The server answers FAIL ("device not found"); adbutils alone would leak each connection.
+        for call in (device.restore, lambda: device.shell.push(b"x", "/data/local/tmp/x")):
+            with pytest.raises(DeviceError, match="not found"):
+                call()
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import adbutils
+from adbutils._adb import AdbConnection
 from adbutils.errors import AdbError, AdbTimeout
 
 from harness.errors import DeviceError, DeviceTimeout, UserError
@@ -22,6 +23,34 @@ from harness.errors import DeviceError, DeviceTimeout, UserError
 __all__ = ["AdbServer", "Shell", "ShellResult", "adb_servers", "find_device", "list_serials", "sh_join", "translate_errors"]
 
 SERVERS_ENV = "HARNESS_ADB_SERVERS"
+
+
+class _ClosingConnection(AdbConnection):
+    """Closes its socket when the server answers FAIL.
+
+    adbutils' `open_transport` raises on FAIL (e.g. "device 'x' not found" once a phone is gone) without
+    closing the connection it opened, leaking the socket (a ResourceWarning at garbage collection).
+    """
+
+    def check_okay(self) -> None:
+        try:
+            super().check_okay()
+        except AdbError:
+            self.close()
+            raise
+
+
+class _Client(adbutils.AdbClient):
+    """An adbutils client whose every server connection is a `_ClosingConnection`."""
+
+    def make_connection(self, timeout: float | None = None) -> AdbConnection:
+        try:
+            conn = _ClosingConnection(self.host, self.port)
+        except TimeoutError as exc:
+            raise AdbTimeout("connect to adb server timeout") from exc
+        if timeout:
+            conn.conn.settimeout(timeout)
+        return conn
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +62,7 @@ class AdbServer:
         return f"{self.host}:{self.port}"
 
     def client(self) -> adbutils.AdbClient:
-        return adbutils.AdbClient(host=self.host, port=self.port)
+        return _Client(host=self.host, port=self.port)
 
     def reachable(self, timeout_s: float = 1.0) -> bool:
         # adbutils starts a *local* adb server when a connect fails; probe first so an unreachable
@@ -158,7 +187,7 @@ class Shell:
 
     def online(self) -> bool:
         """Whether the server still sees the phone (used to tell a crash from a lost cable)."""
-        # Not `device.get_state()`: adbutils leaks its socket when the server answers FAIL.
+        # The device list, not `device.get_state()`: a gone phone is simply absent, not a FAIL to handle.
         try:
             return any(i.serial == self.serial and i.state == "device" for i in self.server.client().list())
         except (AdbError, OSError):
