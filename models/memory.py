@@ -3,6 +3,10 @@
 A child process loads the artifact, runs `infer` on one training batch and reads its peak RSS
 (`VmHWM` of /proc/self/status, Linux), then runs one `train` step and reads it again. The difference is what training adds
 over inference of the same batch: gradient buffers, saved activations, optimizer slots.
+It also sums the sizes of every tensor of the `train` subgraph (LiteRT's tensor details after
+allocation): what the graph materializes before the arena planner shares memory between tensors.
+That sum shows *which* tensors a technique's step needs (e.g. BitFit back-propagates through every
+layer, so it keeps nearly all of full fine-tuning's activations and activation gradients).
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ y = np.zeros(batch, np.int32)
 interpreter.get_signature_runner("infer")(x=x)
 before = peak_kb()
 train(x=x, y=y)
-print(json.dumps({"infer_peak_kb": before, "train_peak_kb": peak_kb()}))
+details = interpreter.get_tensor_details(interpreter._interpreter.GetSubgraphIndexFromSignature("train"))
+tensor_bytes = sum(int(np.prod(t["shape"])) * np.dtype(t["dtype"]).itemsize for t in details)
+print(json.dumps({"infer_peak_kb": before, "train_peak_kb": peak_kb(), "train_tensor_kb": tensor_bytes // 1024}))
 """
 
 
@@ -43,6 +49,7 @@ print(json.dumps({"infer_peak_kb": before, "train_peak_kb": peak_kb()}))
 class TrainMemory:
     infer_peak_kb: int  # process peak RSS after inference of one training batch
     train_peak_kb: int  # process peak RSS after one train step
+    train_tensor_kb: int  # sum of the train subgraph's tensor sizes (no arena sharing)
 
     @property
     def train_extra_kb(self) -> int:

@@ -13,7 +13,7 @@ from models.har.global_model import GLOBAL, Arch, build_model, global_weights, l
 __all__ = ["TRAIN_BATCH", "STEPS", "personalization_model", "export_personalization", "train_macs", "manifest_fields"]
 
 TRAIN_BATCH = 16
-STEPS = 100  # default personalization budget (optimizer steps of TRAIN_BATCH windows)
+STEPS = 100  # largest personalization budget (optimizer steps of TRAIN_BATCH windows)
 
 
 def personalization_model(technique: str, arch: Arch = GLOBAL, weights=None, batch: int | None = None):
@@ -71,10 +71,16 @@ def manifest_fields(model, arch: Arch, trainable: list, *, technique: str, optim
 
 
 def export_personalization(technique: str, *, lr: float, optimizer: str = "sgd", arch: Arch = GLOBAL,
-                           weights=None, extra: dict[str, Any] | None = None) -> tuple[bytes, dict[str, Any]]:
-    from models.export import export_tflite, make_optimizer
+                           weights=None, init: dict[str, Any] | None = None, train_batch: int = TRAIN_BATCH,
+                           extra: dict[str, Any] | None = None) -> tuple[bytes, dict[str, Any]]:
+    """The technique's artifact; `init` (signature name -> array, e.g. from Reptile) replaces the
+    initial values of the personalization parameters."""
+    from models.export import export_tflite, make_optimizer, weight_name
 
     model, full_arch, trainable = personalization_model(technique, arch, weights)
-    blob = export_tflite(model, trainable, optimizer=make_optimizer(optimizer, lr), train_batch=TRAIN_BATCH)
-    return blob, manifest_fields(model, full_arch, trainable, technique=technique, optimizer=optimizer, lr=lr,
-                                 extra=extra)
+    for v in trainable if init is not None else ():
+        v.assign(init[weight_name(v)])
+    blob = export_tflite(model, trainable, optimizer=make_optimizer(optimizer, lr), train_batch=train_batch)
+    fields = manifest_fields(model, full_arch, trainable, technique=technique, optimizer=optimizer, lr=lr,
+                             extra=extra)
+    return blob, {**fields, "train_batch": train_batch}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from models.har import data
-from models.har.variants import STEPS, export_personalization
+from models.har.variants import export_personalization
 from models.peft import TECHNIQUES
 from models.quantize import converter_options
 from models.zoo import Variant, register
@@ -25,14 +26,38 @@ def representative_windows(count: int = 200) -> np.ndarray:
     return population.x[np.random.default_rng(0).choice(len(population), count, replace=False)]
 
 
+def _tuned(technique: str, optimizer: str):
+    from models.har.tuning import tune
+
+    return tune(f"har-cnn/{technique}-{optimizer}",
+                lambda rate: export_personalization(technique, lr=rate, optimizer=optimizer)[0])
+
+
+def _recipe_fields(tuned) -> dict[str, Any]:
+    return {"recipe": dataclasses.asdict(tuned.recipe), "lr_chosen_on": f"tuning subjects {list(tuned.subjects)}"}
+
+
 def _personalization(technique: str, optimizer: str):
     def build() -> tuple[bytes, dict[str, Any]]:
-        from models.har.tuning import tuned_lr
+        tuned = _tuned(technique, optimizer)
+        return export_personalization(technique, lr=tuned.learning_rate, optimizer=optimizer,
+                                      extra=_recipe_fields(tuned))
 
-        key = f"har-cnn/{technique}-{optimizer}"
-        lr = tuned_lr(key, lambda rate: export_personalization(technique, lr=rate, optimizer=optimizer)[0], STEPS)
-        return export_personalization(technique, lr=lr, optimizer=optimizer,
-                                      extra={"lr_chosen_on": f"tuning subjects {list(data.TUNING)}"})
+    return build
+
+
+def _reptile(technique: str):
+    """The technique's tuned artifact, its personalization parameters starting at a Reptile init."""
+    def build() -> tuple[bytes, dict[str, Any]]:
+        from models.meta import ReptileConfig, population_episodes, reptile
+
+        tuned = _tuned(technique, "sgd")
+        plain = export_personalization(technique, lr=tuned.learning_rate)[0]
+        config = ReptileConfig()
+        init = reptile(plain, population_episodes(), config)
+        return export_personalization(technique, lr=tuned.learning_rate, init=init, extra={
+            **_recipe_fields(tuned),
+            "init": {"method": "reptile", "subjects": list(data.POPULATION), **dataclasses.asdict(config)}})
 
     return build
 
@@ -58,6 +83,8 @@ for _name, _tech in TECHNIQUES.items():
     register(Variant(f"har-cnn/{_name}", "har", f"Global HAR CNN; personalizes {_tech.description}; SGD momentum.",
                      _personalization(_name, "sgd")))
 register(Variant("har-cnn/bitfit-adamw", "har", "Global HAR CNN; BitFit with AdamW.", _personalization("bitfit", "adamw")))
+register(Variant("har-cnn/bitfit-reptile", "har", "Global HAR CNN; BitFit starting at a Reptile init "
+                 "(population subjects).", _reptile("bitfit")))
 for _suffix, _mode in QUANTIZED.items():
     register(Variant(f"har-cnn/{_suffix}", "har", f"Global HAR CNN, inference only, {_mode} post-training quantization.",
                      _quantized(_mode)))
