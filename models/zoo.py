@@ -51,6 +51,7 @@ def _load_registry() -> None:
     # Importing the zoo modules registers their variants; explicit, not a plugin side effect.
     from models import toy  # noqa: F401
     from models.har import zoo_entries  # noqa: F401
+    from models.har import zoo_compression  # noqa: F401
 
 
 def variant_names(task: str | None = None) -> list[str]:
