@@ -2,8 +2,11 @@
 
 Everything runs through the built TFLite artifacts with LiteRT. Per technique and condition
 (same-trial; cross-placement = personalize on trial 1, test on trial 2): the global model's
-accuracy, the accuracy after personalization, the paired gain with a bootstrap 95% CI and how
-many subjects improved. Quantized variants are compared with float32 on the same test windows.
+accuracy, the accuracy after personalization by the artifact's tuned recipe (its manifest), the
+paired gain with a bootstrap 95% CI and how many subjects improved; each technique's gain as a
+fraction of full fine-tuning's; the few-step curve (1, 5, 20, 100 steps, no early stopping); the
+Reptile init against the plain one after 1 and 5 steps. Quantized variants are compared with
+float32 on the same test windows.
 """
 
 from __future__ import annotations
@@ -15,16 +18,19 @@ import numpy as np
 
 from harness.analysis.stats import bootstrap_ci
 from models.har import data
-from models.har.variants import STEPS
 from models.memory import train_memory
-from models.personalize import Session, accuracy
-from models.zoo import build
+from models.personalize import Recipe, Session, accuracy, personalize
+from models.zoo import BuiltArtifact, build
 
-__all__ = ["PersonalizationRow", "QuantizationRow", "Report", "evaluate", "CONDITIONS"]
+__all__ = ["PersonalizationRow", "CurveRow", "FractionRow", "MetaRow", "QuantizationRow", "Report", "evaluate",
+           "CONDITIONS", "CURVE_STEPS"]
 
 CONDITIONS = ("same-trial", "cross-placement")
 PERSONALIZATION_VARIANTS = ("har-cnn/last-layer", "har-cnn/bitfit", "har-cnn/adapter", "har-cnn/lora",
                             "har-cnn/full")
+META_VARIANTS = {"har-cnn/bitfit-reptile": "har-cnn/bitfit"}  # meta-learned init -> its plain-init variant
+CURVE_STEPS = (1, 5, 20, 100)
+PLATEAU_HOLDOUT = 0.25  # held-back share of the personalization windows for the plateau row of the curve
 QUANTIZED_VARIANTS = ("har-cnn/float32", "har-cnn/float16", "har-cnn/int8-dynamic", "har-cnn/int8-full",
                       "har-cnn/int16x8")
 
@@ -36,6 +42,10 @@ class PersonalizationRow:
     subjects: int
     global_mean: float  # accuracy 0-1
     global_sd: float
+    learning_rate: float
+    recipe: str  # the tuned host-side recipe, e.g. "early stop (hold 25%), <=100 steps"
+    steps_used: tuple[float, int, int]  # optimizer steps taken: mean, min, max over subjects
+    kept_step: float  # mean step of the weights kept (early stopping keeps the best held-back loss)
     personal_mean: float
     personal_sd: float
     gain_mean: float  # paired, personalized - global
@@ -47,6 +57,52 @@ class PersonalizationRow:
     step_ms_median: float
     train_peak_kb: int  # process peak RSS of a train step
     train_extra_kb: int  # ... minus the peak of inference on the same batch
+    train_tensor_kb: int  # sum of the train subgraph's tensor sizes (before arena sharing)
+
+
+@dataclasses.dataclass(frozen=True)
+class CurveRow:
+    """Accuracy after a fixed number of steps (the tuned learning rate and batches, no early stopping),
+    or (`plateau`) after early stopping on the held-back loss within 100 steps."""
+
+    variant: str
+    condition: str
+    steps: int  # fixed budget; with `plateau`, the most steps any subject took
+    plateau: bool
+    steps_used: tuple[float, int, int]  # optimizer steps taken: mean, min, max over subjects
+    mean: float  # accuracy 0-1
+    gain_mean: float  # paired vs the global model
+    gain_ci: tuple[float, float]
+    improved: int
+    subjects: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FractionRow:
+    """A technique's mean gain as a fraction of full fine-tuning's (same condition, tuned recipes)."""
+
+    variant: str
+    condition: str
+    gain: float  # accuracy 0-1
+    full_gain: float
+    fraction: float | None  # gain / full_gain; None when full's gain is not positive (no meaningful ratio)
+    trainable_fraction: float
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaRow:
+    """Meta-learned init minus plain init, paired over subjects, after `steps` steps."""
+
+    variant: str
+    baseline: str
+    condition: str
+    steps: int
+    meta_mean: float
+    plain_mean: float
+    diff_mean: float
+    diff_ci: tuple[float, float]
+    better: int  # subjects where the meta init is more accurate
+    subjects: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,40 +117,142 @@ class QuantizationRow:
 @dataclasses.dataclass(frozen=True)
 class Report:
     subjects: tuple[int, ...]
-    steps: int
     personalization: tuple[PersonalizationRow, ...]
     quantization: tuple[QuantizationRow, ...]
+    curves: tuple[CurveRow, ...] = ()
+    fractions: tuple[FractionRow, ...] = ()
+    meta: tuple[MetaRow, ...] = ()
 
 
 def _tests(split: data.PersonalSplit) -> dict[str, data.Windows]:
     return {"same-trial": split.same_trial_test, "cross-placement": split.cross_placement_test}
 
 
-def _personalization_rows(name: str, splits, steps: int) -> list[PersonalizationRow]:
+def _sd(a: np.ndarray) -> float:
+    return float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
+
+def _recipe_text(r: Recipe) -> str:
+    extras = "".join((", balanced" if r.balanced else "", ", augmented" if r.augment else ""))
+    if r.holdout:
+        return f"early stop (hold {100 * r.holdout:.0f}%), <={r.steps} steps{extras}"
+    return f"{r.steps} steps{extras}"
+
+
+def _test_accuracies(session: Session, split: data.PersonalSplit) -> dict[str, float]:
+    return {c: accuracy(session, t.x, t.y) for c, t in _tests(split).items()}
+
+
+def _curve(blob: bytes, split: data.PersonalSplit, recipe: Recipe, steps: Sequence[int]) -> dict[int, dict]:
+    """Test accuracies after each of `steps` cumulative train steps on all personalization windows."""
+    session, done, out = Session(blob), 0, {}
+    for n in steps:
+        session.train(split.personal.x, split.personal.y, steps=n - done, seed=split.subject * 1000 + done,
+                      balanced=recipe.balanced, augment=recipe.augment)
+        done, out[n] = n, _test_accuracies(session, split)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Measured:
+    artifact: BuiltArtifact
+    before: dict[str, np.ndarray]  # condition -> per-subject accuracy of the initial weights
+    after: dict[str, np.ndarray]  # ... after the tuned recipe
+    curve: dict[tuple[str, int], np.ndarray]  # (condition, steps) -> per-subject accuracy
+    plateau: dict[str, np.ndarray]  # condition -> per-subject accuracy after plateau early stopping
+    plateau_steps: np.ndarray
+    steps_used: np.ndarray
+    kept_step: np.ndarray
+    step_seconds: list[float]
+
+
+def _measure(name: str, splits) -> _Measured:
     artifact = build(name)
     blob = artifact.path.read_bytes()
-    before = {c: [] for c in CONDITIONS}
-    after = {c: [] for c in CONDITIONS}
-    step_seconds: list[float] = []
+    recipe = Recipe(**artifact.manifest["recipe"])
+    early = dataclasses.replace(recipe, steps=max(CURVE_STEPS), holdout=recipe.holdout or PLATEAU_HOLDOUT)
+    before, after, curve = {c: [] for c in CONDITIONS}, {c: [] for c in CONDITIONS}, {}
+    plateau, plateau_steps = {c: [] for c in CONDITIONS}, []
+    used, kept, step_seconds = [], [], []
     for split in splits:
         session = Session(blob)
-        for condition, test in _tests(split).items():
-            before[condition].append(accuracy(session, test.x, test.y))
-        log = session.train(split.personal.x, split.personal.y, steps=steps, seed=split.subject)
-        step_seconds += log.step_seconds[1:]  # the first invoke allocates the train subgraph
-        for condition, test in _tests(split).items():
-            after[condition].append(accuracy(session, test.x, test.y))
+        for c, acc in _test_accuracies(session, split).items():
+            before[c].append(acc)
+        outcome = personalize(session, split.personal.x, split.personal.y, split.personal.start, recipe,
+                              seed=split.subject)
+        used.append(outcome.steps)
+        kept.append(outcome.best_step)
+        step_seconds += outcome.log.step_seconds[1:]  # the first invoke allocates the train subgraph
+        for c, acc in _test_accuracies(session, split).items():
+            after[c].append(acc)
+        for n, accs in _curve(blob, split, recipe, CURVE_STEPS).items():
+            for c, acc in accs.items():
+                curve.setdefault((c, n), []).append(acc)
+        session = Session(blob)
+        plateau_steps.append(personalize(session, split.personal.x, split.personal.y, split.personal.start, early,
+                                         seed=split.subject).steps)
+        for c, acc in _test_accuracies(session, split).items():
+            plateau[c].append(acc)
+    arr = lambda d: {k: np.array(v) for k, v in d.items()}  # noqa: E731
+    return _Measured(artifact, arr(before), arr(after), arr(curve), arr(plateau), np.array(plateau_steps), np.array(used),
+                     np.array(kept), step_seconds)
+
+
+def _gain(after: np.ndarray, before: np.ndarray) -> tuple[float, tuple[float, float], int]:
+    gain = after - before
+    return float(gain.mean()), bootstrap_ci(gain, np.mean, resamples=10_000), int((gain > 0).sum())
+
+
+def _personalization_rows(name: str, m: _Measured) -> list[PersonalizationRow]:
+    artifact = m.artifact
     memory = train_memory(artifact.path)
-    m = artifact.manifest
+    mf = artifact.manifest
     rows = []
     for condition in CONDITIONS:
-        b, a = np.array(before[condition]), np.array(after[condition])
-        gain = a - b
+        b, a = m.before[condition], m.after[condition]
+        mean, ci, improved = _gain(a, b)
         rows.append(PersonalizationRow(
-            name, condition, len(b), float(b.mean()), float(b.std(ddof=1)) if len(b) > 1 else 0.0,
-            float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0, float(gain.mean()),
-            bootstrap_ci(gain, np.mean, resamples=10_000), int((gain > 0).sum()), m["trainable_params"], m["trainable_fraction"],
-            m["delta_bytes"], float(np.median(step_seconds) * 1000), memory.train_peak_kb, memory.train_extra_kb))
+            name, condition, len(b), float(b.mean()), _sd(b), mf["learning_rate"],
+            _recipe_text(Recipe(**mf["recipe"])),
+            (float(m.steps_used.mean()), int(m.steps_used.min()), int(m.steps_used.max())), float(m.kept_step.mean()),
+            float(a.mean()), _sd(a), mean, ci, improved, mf["trainable_params"], mf["trainable_fraction"],
+            mf["delta_bytes"], float(np.median(m.step_seconds) * 1000) if m.step_seconds else float("nan"),
+            memory.train_peak_kb, memory.train_extra_kb, memory.train_tensor_kb))
+    return rows
+
+
+def _curve_rows(name: str, m: _Measured) -> list[CurveRow]:
+    rows = []
+    used = (float(m.plateau_steps.mean()), int(m.plateau_steps.min()), int(m.plateau_steps.max()))
+    for condition in CONDITIONS:
+        for n in CURVE_STEPS:
+            acc = m.curve[condition, n]
+            rows.append(CurveRow(name, condition, n, False, (float(n), n, n), float(acc.mean()),
+                                 *_gain(acc, m.before[condition]), len(acc)))
+        acc = m.plateau[condition]
+        rows.append(CurveRow(name, condition, used[2], True, used, float(acc.mean()),
+                             *_gain(acc, m.before[condition]), len(acc)))
+    return rows
+
+
+def _fraction_rows(rows: Sequence[PersonalizationRow], reference: str = "har-cnn/full") -> list[FractionRow]:
+    full = {r.condition: r.gain_mean for r in rows if r.variant == reference}
+    return [FractionRow(r.variant, r.condition, r.gain_mean, full[r.condition],
+                        r.gain_mean / full[r.condition] if full[r.condition] > 0 else None, r.trainable_fraction)
+            for r in rows if r.variant != reference and r.condition in full]
+
+
+def _meta_rows(measured: dict[str, _Measured]) -> list[MetaRow]:
+    rows = []
+    for meta, plain in META_VARIANTS.items():
+        if meta not in measured or plain not in measured:
+            continue
+        for condition in CONDITIONS:
+            for n in (1, 5):
+                a, b = measured[meta].curve[condition, n], measured[plain].curve[condition, n]
+                mean, ci, better = _gain(a, b)
+                rows.append(MetaRow(meta, plain, condition, n, float(a.mean()), float(b.mean()), mean, ci, better,
+                                    len(a)))
     return rows
 
 
@@ -113,16 +271,21 @@ def _quantization_rows(names: Sequence[str], splits) -> list[QuantizationRow]:
             for n in names]
 
 
-def evaluate(*, subjects: Sequence[int] = data.HELD_OUT, steps: int = STEPS,
-             personalization: Sequence[str] = PERSONALIZATION_VARIANTS,
+def evaluate(*, subjects: Sequence[int] = data.HELD_OUT,
+             personalization: Sequence[str] = PERSONALIZATION_VARIANTS + tuple(META_VARIANTS),
              quantized: Sequence[str] = QUANTIZED_VARIANTS,
              progress: Callable[[str], None] = lambda _msg: None) -> Report:
     if any(s not in data.HELD_OUT for s in subjects):
         raise ValueError(f"evaluation subjects must be held-out subjects {data.HELD_OUT}, got {list(subjects)}")
     splits = [data.personal_split(s) for s in subjects]
+    measured: dict[str, _Measured] = {}
     rows: list[PersonalizationRow] = []
+    curves: list[CurveRow] = []
     for name in personalization:
         progress(name)
-        rows += _personalization_rows(name, splits, steps)
+        measured[name] = _measure(name, splits)
+        rows += _personalization_rows(name, measured[name])
+        curves += _curve_rows(name, measured[name])
     progress("quantized variants")
-    return Report(tuple(subjects), steps, tuple(rows), tuple(_quantization_rows(quantized, splits)))
+    return Report(tuple(subjects), tuple(rows), tuple(_quantization_rows(quantized, splits)), tuple(curves),
+                  tuple(_fraction_rows(rows)), tuple(_meta_rows(measured)))

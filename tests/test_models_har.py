@@ -152,6 +152,7 @@ def test_train_memory_is_measured_in_a_fresh_process(tmp_path, tiny_exports):
     path.write_bytes(tiny_exports["full"][0])
     memory = train_memory(path)
     assert memory.infer_peak_kb > 1000 and memory.train_peak_kb >= memory.infer_peak_kb
+    assert memory.train_tensor_kb > 0
 
 
 def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_agreement():
@@ -186,8 +187,9 @@ def test_har_variants_are_registered_by_name():
 def test_evaluate_end_to_end_on_two_subjects():
     from models.eval import evaluate
 
-    report = evaluate(subjects=(21, 22), steps=5, personalization=("har-cnn/last-layer",),
+    report = evaluate(subjects=(21, 22), personalization=("har-cnn/last-layer",),
                       quantized=("har-cnn/float32", "har-cnn/int8-full"))
     assert {r.condition for r in report.personalization} == {"same-trial", "cross-placement"}
+    assert {c.steps for c in report.curves if not c.plateau} == {1, 5, 20, 100}
     assert all(0 <= r.personal_mean <= 1 and r.subjects == 2 for r in report.personalization)
     assert report.quantization[0].delta_vs_float32["same-trial"] == 0.0
