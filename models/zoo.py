@@ -53,6 +53,7 @@ def _load_registry() -> None:
     from models.har import zoo_entries  # noqa: F401
     from models.har import zoo_compression  # noqa: F401
     from models.har import zoo_transfer  # noqa: F401
+    from models.har import zoo_deploy  # noqa: F401
 
 
 def variant_names(task: str | None = None) -> list[str]:
