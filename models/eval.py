@@ -194,8 +194,8 @@ def _measure(name: str, splits) -> _Measured:
         for c, acc in _test_accuracies(session, split).items():
             plateau[c].append(acc)
     arr = lambda d: {k: np.array(v) for k, v in d.items()}  # noqa: E731
-    return _Measured(artifact, arr(before), arr(after), arr(curve), arr(plateau), np.array(plateau_steps), np.array(used),
-                     np.array(kept), step_seconds)
+    return _Measured(artifact, arr(before), arr(after), arr(curve), arr(plateau), np.array(plateau_steps),
+                     np.array(used), np.array(kept), step_seconds)
 
 
 def _gain(after: np.ndarray, before: np.ndarray) -> tuple[float, tuple[float, float], int]:
