@@ -5,6 +5,8 @@ Fast: a tiny architecture with untrained (seeded) weights; building the real var
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,97 @@ def test_pruned_model_exports_trains_and_reports_smaller_macs(tiny_weights):
     after = session.get_weights()
     assert sum(w.size for w in after.values()) == fields["trainable_params"]
     assert any(not np.array_equal(before[k], after[k]) for k in before)
+
+
+def _op_output_dtypes(blob: bytes) -> list[tuple[str, str, np.dtype]]:
+    """(op name, output tensor name, output dtype) of every op of a TFLite model."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=blob)
+    tensors = interpreter.get_tensor_details()
+    return [(op["op_name"], tensors[i]["name"], tensors[i]["dtype"]) for op in interpreter._get_ops_details()
+            for i in op["outputs"]]
+
+
+@pytest.fixture(scope="module")
+def tiny_calibrated(tiny_weights):
+    from models.mixed_precision import calibrated
+
+    model = build_model(TINY)
+    load_weights(model, tiny_weights)
+    x = data.subject_windows([1]).x[:64]
+    # real constants: the converter folds away a standardization by mean 0, scale 1
+    model.get_layer("standardize").set_weights([x.mean(axis=(0, 1)), x.std(axis=(0, 1))])
+    return model, calibrated(model, x)
+
+
+def test_mixed_precision_keeps_the_chosen_layers_float_and_the_rest_int8(tiny_calibrated):
+    from models.mixed_precision import quantize
+
+    _model, calibrated_model = tiny_calibrated
+    full = _op_output_dtypes(quantize(calibrated_model))
+    mixed = _op_output_dtypes(quantize(calibrated_model, ["standardize", "b1_dw"]))
+    dtypes = {name: dtype for _op, name, dtype in mixed}
+
+    def of(layer, ops):
+        return {dtype for op, name, dtype in ops
+                if re.search(rf"/{layer}(_\d+)?/", name) and op not in ("QUANTIZE", "DEQUANTIZE")}
+
+    assert of("standardize", full) == {np.int8} and of("b1_dw", full) == {np.int8}
+    assert of("standardize", mixed) == {np.float32} and of("b1_dw", mixed) == {np.float32}
+    for layer in ("stem", "b1_pw", "b2_dw", "b2_pw", "feature"):
+        assert of(layer, mixed) == {np.int8}, layer
+    assert np.int8 in set(dtypes.values()) and any(op == "DEQUANTIZE" for op, _n, _d in mixed)
+    with pytest.raises(ValueError):
+        quantize(calibrated_model, ["no_such_layer"])
+
+
+def test_sensitivity_sweep_reports_every_swept_layer_and_chooses_by_the_rule(tiny_calibrated):
+    from models.export import export_inference
+    from models.mixed_precision import MIN_GAIN, sweep
+
+    model, calibrated_model = tiny_calibrated
+    result = sweep(calibrated_model, export_inference(model), data.subject_windows([17]).x[:64],
+                   layers=("standardize", "stem"))
+    assert set(result.rmse) == {"standardize", "stem"} and result.full_int8_rmse > 0
+    assert result.chosen == tuple(k for k, v in result.rmse.items() if v <= (1 - MIN_GAIN) * result.full_int8_rmse)
+
+
+def test_fake_quant_rounds_to_256_levels_and_tracks_ranges_while_training():
+    import tensorflow as tf
+
+    from models.qat import FakeQuant
+
+    layer = FakeQuant()
+    x = tf.linspace(-1.0, 3.0, 1000)
+    y = layer(x)  # initial range [0, 1]: values clip to it
+    assert float(tf.reduce_min(y)) == 0.0 and float(tf.reduce_max(y)) == pytest.approx(1.0, abs=1e-6)
+    assert len(np.unique(y.numpy())) <= 256
+    for _ in range(50):
+        layer(x, training=True)
+    assert float(layer.low) < -0.3 and float(layer.high) > 1.5
+
+
+def test_qat_fine_tunes_the_shared_layers_and_converts_to_full_int8(tiny_weights):
+    import keras
+
+    from models.export import export_inference
+    from models.personalize import Session
+    from models.qat import qat_model
+    from models.quantize import converter_options
+
+    model = build_model(TINY)
+    load_weights(model, tiny_weights)
+    windows = data.subject_windows([1])
+    qat = qat_model(model, windows.x[:64])
+    assert sum(isinstance(layer, type(qat.layers[-1])) for layer in qat.layers) == len(model.layers)
+    before = model.get_layer("stem").kernel.numpy().copy()
+    qat.compile(optimizer=keras.optimizers.Adam(1e-3),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    qat.fit(windows.x[:128], windows.y[:128], batch_size=64, epochs=1, verbose=0)
+    assert not np.allclose(model.get_layer("stem").kernel.numpy(), before)  # shared, so the plain model learned
+    blob = export_inference(model, converter_options=converter_options("int8", windows.x[:64]))
+    ops = _op_output_dtypes(blob)
+    assert {dtype for op, _n, dtype in ops if op == "FULLY_CONNECTED"} == {np.int8}
+    assert [op for op, _n, _d in ops].count("QUANTIZE") == 1 and ops[-1][0] == "DEQUANTIZE"
+    assert Session(blob).logits(windows.x[:4]).shape == (4, data.CLASSES)
