@@ -7,6 +7,7 @@ measured; the run is marked `complete` only after its last job. Devices are rest
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from harness.analysis.energy import energy_columns, job_energy
 from harness.analysis.summary import summarize_benchmark_model, summarize_events
+from harness.checksum import sha256_file
 from harness.cooldown import cool_down
 from harness.cooldown import read as read_thermal
 from harness.devices import open_device
@@ -22,7 +24,7 @@ from harness.errors import DeviceError, UserError
 from harness.plan import PlannedJob, make_plan
 from harness.provenance import git_commit, host_info, package_versions
 from harness.store import RunWriter, Store, utc_now
-from harness.suite import InducedCondition, Suite
+from harness.suite import InducedCondition, Suite, Workload
 
 if TYPE_CHECKING:
     from harness.devices.android.runner import BenchmarkModelResult
@@ -66,6 +68,18 @@ def resolve_artifacts(variants: Sequence[str], reporter: Reporter) -> dict[str, 
     return artifacts
 
 
+def resolve_data(suite: Suite) -> dict[str, tuple[Artifact, Artifact]]:
+    """The (train, eval) files of every person a workload personalizes on, by `data` spec."""
+    from models.har.bench_data import personalization_files
+
+    files = {}
+    for spec in dict.fromkeys(w.data for w in suite.workloads if w.data):
+        train, test = personalization_files(spec)
+        files[spec] = (Artifact(f"{spec}/train", train, sha256_file(train)),
+                       Artifact(f"{spec}/eval", test, sha256_file(test)))
+    return files
+
+
 def _expected_events(job: PlannedJob) -> int:
     w = job.workload
     return w.warmup + (w.steps if w.signature == "train" else w.iterations)
@@ -96,26 +110,90 @@ class _Target:
     """One opened device and what was prepared on it before the first job."""
 
     device: Device
-    staged: dict[str, str]  # artifact sha256 -> path on the device
+    staged: dict[str, str]  # artifact (and data file) sha256 -> path on the device
     benchmark_model: str | None  # staged binary's path on the device
     reference_c: float | None  # the temperature the run started at: cooldown returns to it
     sources: tuple[EnergySource, ...]
     max_thermal_status: int  # cooldown waits for at most this status (an induced one, else 0)
 
 
-def _execute(target: _Target, job: PlannedJob, job_doc: dict[str, Any],
-             reporter: Reporter) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _job_doc(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
+             workload: Workload | None = None, job_id: str | None = None) -> dict[str, Any]:
+    w = workload or job.workload
+    files = tuple(target.staged[f.sha256] for f in data[w.data]) if w.data else None
+    return job.protocol_job(target.staged[artifact.sha256], artifact.sha256, files, workload, job_id)
+
+
+def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any], background: dict[str, Any],
+                     reporter: Reporter) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Run `background` (a train job) and, once its first step ran, `foreground` beside it.
+
+    Returns (foreground events, background events); the user-felt latency is the foreground's.
+    """
+    stepping = threading.Event()
+    result: dict[str, Any] = {}
+
+    def on_background(event: dict[str, Any]) -> None:
+        if event.get("event") in ("train_step", "finished", "error"):
+            stepping.set()
+
+    def run_background() -> None:
+        try:
+            result["events"] = target.device.run(background, on_background)
+        except DeviceError as exc:
+            result["error"] = exc
+        finally:
+            stepping.set()
+
+    thread = threading.Thread(target=run_background, name=f"{job.job_id}-background")
+    thread.start()
+    try:
+        stepping.wait()
+        events = target.device.run(foreground, lambda e: reporter.event(job, e))
+    finally:
+        thread.join()
+    if "error" in result:
+        raise result["error"]
+    return events, result["events"]
+
+
+def _execute(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
+             workloads: dict[str, Workload], reporter: Reporter) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run one job with its workload's runner: (protocol events, summary columns)."""
+    job_doc = _job_doc(target, job, artifact, data)
     if job.workload.runner == "benchmark_model":
         # The tool gives aggregates only: no events are stored, none are made up.
         assert isinstance(target.device, BenchmarkModelDevice) and target.benchmark_model is not None
         return [], summarize_benchmark_model(target.device.run_benchmark_model(target.benchmark_model, job_doc))
-    events = target.device.run(job_doc, lambda e: reporter.event(job, e))
-    return events, summarize_events(events)
+    if job.workload.background is None:
+        events = target.device.run(job_doc, lambda e: reporter.event(job, e))
+        return events, summarize_events(events)
+    background = workloads[job.workload.background]
+    events, behind = _with_background(
+        target, job, job_doc, _job_doc(target, job, artifact, data, background, f"{job.job_id}-bg"), reporter)
+    return events + behind, {
+        **summarize_events(events), "background_workload": background.name,
+        "background_status": summarize_events(behind)["status"],
+        "background_steps": sum(e.get("event") == "train_step" for e in behind),
+        "background_overlap": _overlap(events, behind),
+    }
 
 
-def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, suite: Suite,
-             reporter: Reporter) -> tuple[dict[str, Any], list[dict[str, Any]], list[Sample]]:
+def _overlap(foreground: list[dict[str, Any]], background: list[dict[str, Any]]) -> float | None:
+    """Share of the foreground's measured invokes that ran entirely while background steps were running.
+
+    Below 1 means the background workload was too short to cover the foreground (give it more steps).
+    """
+    invokes = [e for e in foreground if e.get("event") == "invoke" and not e["warmup"]]
+    steps = [e for e in background if e.get("event") == "train_step"]
+    if not invokes or not steps:
+        return None if not invokes else 0.0
+    first, last = steps[0]["start_ns"], steps[-1]["end_ns"]
+    return sum(first <= e["start_ns"] and e["end_ns"] <= last for e in invokes) / len(invokes)
+
+
+def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
+             suite: Suite, reporter: Reporter) -> tuple[dict[str, Any], list[dict[str, Any]], list[Sample]]:
     device = target.device
     cooled = cool_down(device, target.reference_c, max_status=target.max_thermal_status,
                        timeout_s=suite.cooldown_timeout_s)
@@ -128,19 +206,20 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, suite: Suite,
     sampler = device.sampler()
     with sampler.sampling() as samples:
         try:
-            events, summary = _execute(target, job, job.protocol_job(target.staged[artifact.sha256], artifact.sha256),
-                                       reporter)
+            events, summary = _execute(target, job, artifact, data, {w.name: w for w in suite.workloads}, reporter)
         except DeviceError as exc:
             error = exc
     row: dict[str, Any] = {
         "job_id": job.job_id, "order": job.order, "model": job.model, "variant": job.variant,
         "workload": job.workload.name, "signature": job.workload.signature, "device_id": job.device,
         "repetition": job.repetition, "threads": job.workload.threads, "delegate": job.workload.delegate,
-        "artifact_sha256": artifact.sha256, "started_utc": started_utc,
+        "artifact_sha256": artifact.sha256, "started_utc": started_utc, "data": job.workload.data,
         "baseline_samples": len(baseline),
         **summary,
         **cooled.to_columns(),
-        **energy_columns(*job_energy(target.sources, baseline, samples, events)),
+        # with a background job the foreground's energy includes the training beside it
+        **energy_columns(*job_energy(target.sources, baseline, samples,
+                                     [e for e in events if e.get("job_id") == job.job_id])),
     }
     if error is not None:
         row.update(status="failed", error_code=type(error).__name__, error_message=str(error))
@@ -199,6 +278,7 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     reporter = reporter or Reporter()
     plan = make_plan(suite, tuple(device_ids) if device_ids else None)
     artifacts = resolve_artifacts(suite.variants, reporter)
+    data = resolve_data(suite)
     devices: dict[str, Device] = {}
     writer: RunWriter | None = None
     status = "failed"
@@ -207,13 +287,13 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     try:
         for device_id in dict.fromkeys(job.device for job in plan):
             devices[device_id] = open_device(device_id)
-        targets = {d: _prepare(dev, plan, suite, artifacts) for d, dev in devices.items()}
+        targets = {d: _prepare(dev, plan, suite, artifacts, data) for d, dev in devices.items()}
         metadata = _metadata(suite, suite_path, devices, artifacts)  # describes devices before inducing
         for device in devices.values():
             _induce(device, suite.conditions)
         writer = store.create_run({**metadata, "conditions": {c.name: c.value for c in suite.conditions}}, len(plan))
         for job in plan:
-            row, events, samples = _run_job(targets[job.device], job, artifacts[job.variant], suite, reporter)
+            row, events, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite, reporter)
             writer.write_job(row, events, samples)
             rows.append(row)
             reporter.job_finished(job, row)
@@ -232,12 +312,13 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     return BenchResult(writer.run_id, writer.dir, status, tuple(rows))
 
 
-def _prepare(device: Device, plan: Sequence[PlannedJob], suite: Suite, artifacts: dict[str, Artifact]) -> _Target:
-    """Stage artifacts (and `benchmark_model` where used) and take the run's reference readings."""
+def _prepare(device: Device, plan: Sequence[PlannedJob], suite: Suite, artifacts: dict[str, Artifact],
+             data: dict[str, tuple[Artifact, Artifact]]) -> _Target:
+    """Stage artifacts and data files (and `benchmark_model` where used); take the run's reference readings."""
     thermal = [c.value for c in suite.conditions if c.name == "thermal_status"]
     return _Target(
         device=device,
-        staged=device.stage(list(artifacts.values())),
+        staged=device.stage([*artifacts.values(), *(f for pair in data.values() for f in pair)]),
         benchmark_model=_stage_benchmark_model(device, plan, suite),
         # the temperature the device starts the run at is what cooldown returns to before every job
         reference_c=read_thermal(device.snapshot()).temp_c,

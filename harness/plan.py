@@ -28,21 +28,28 @@ class PlannedJob:
     def model(self) -> str:
         return self.variant.split("/", 1)[0]
 
-    def protocol_job(self, artifact_path: str, sha256: str) -> dict[str, Any]:
-        """The job document a runner receives, with the artifact's path on that device."""
-        w = self.workload
+    def protocol_job(self, artifact_path: str, sha256: str, data: tuple[str, str] | None = None,
+                     workload: Workload | None = None, job_id: str | None = None) -> dict[str, Any]:
+        """The job document a runner receives, with the artifact's path on that device.
+
+        `data` is the (train, eval) .npz paths on the device for a workload with `data`; `workload` and
+        `job_id` override this job's own (a background job runs another workload beside it).
+        """
+        w = workload or self.workload
         job: dict[str, Any] = {
             "protocol": PROTOCOL_VERSION,
-            "job_id": self.job_id,
+            "job_id": job_id or self.job_id,
             "artifact": {"path": artifact_path, "sha256": sha256},
             "signature": w.signature,
-            "input": {"kind": "synthetic", "seed": w.input_seed},
+            "input": {"kind": "npz", "path": data[0]} if data else {"kind": "synthetic", "seed": w.input_seed},
             "warmup": w.warmup,
             "threads": w.threads,
             "delegate": w.delegate,
         }
         if w.signature == "train":
             job["train"] = {"steps": w.steps, "batch_size": w.batch_size}
+            if data:
+                job["eval"] = {"path": data[1]}
         else:
             job["iterations"] = w.iterations
             job["min_duration_s"] = w.min_duration_s

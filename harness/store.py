@@ -4,7 +4,9 @@ Layout (format version 1):
 
     <root>/runs/<run_id>/manifest.json                 run metadata and status (replaced atomically)
     <root>/runs/<run_id>/jobs/<job_id>/result.parquet  one row: job identity, latency stats, energy, ...
-    <root>/runs/<run_id>/jobs/<job_id>/events.parquet  the runner's protocol events, one row each
+    <root>/runs/<run_id>/jobs/<job_id>/events.parquet  the runner's protocol events, one row each; `stream`
+                                                       is the event's own job id (`<job_id>-bg` for a
+                                                       background job run beside the job)
     <root>/runs/<run_id>/jobs/<job_id>/samples.parquet raw telemetry samples (t_ns, source, channel, value, unit)
 
 A run is `running` until its last job is stored, then `complete` (or `failed` / `interrupted`). Job
@@ -38,7 +40,7 @@ __all__ = ["FORMAT_VERSION", "Store", "RunWriter", "utc_now"]
 FORMAT_VERSION = 1
 RUN_STATUSES = ("running", "complete", "failed", "interrupted")
 _EVENT_COLUMNS = {
-    "seq": pa.int64(), "event": pa.string(), "idx": pa.int64(), "warmup": pa.bool_(),
+    "seq": pa.int64(), "stream": pa.string(), "event": pa.string(), "idx": pa.int64(), "warmup": pa.bool_(),
     "start_ns": pa.int64(), "end_ns": pa.int64(), "latency_ms": pa.float64(), "loss": pa.float64(),
     "t_ns": pa.int64(), "payload": pa.string(),
 }
@@ -73,7 +75,7 @@ def _events_table(run_id: str, job_id: str, events: Iterable[dict[str, Any]]) ->
     rows = []
     for seq, e in enumerate(events):
         rows.append({
-            "seq": seq, "event": e.get("event"), "idx": e.get("index", e.get("step")), "warmup": e.get("warmup"),
+            "seq": seq, "stream": e.get("job_id"), "event": e.get("event"), "idx": e.get("index", e.get("step")), "warmup": e.get("warmup"),
             "start_ns": e.get("start_ns"), "end_ns": e.get("end_ns"), "latency_ms": e.get("latency_ms"),
             "loss": e.get("loss"), "t_ns": e.get("t_ns"), "payload": json.dumps(e, sort_keys=True),
         })

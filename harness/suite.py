@@ -21,6 +21,20 @@
     batch_size = 16
 
     [[workloads]]
+    name = "personalize-s23"
+    signature = "train"
+    steps = 50
+    batch_size = 16
+    data = "har:23"                    # train on held-out subject 23, report accuracy before/after
+                                       # (":same-trial" for the same-placement test set)
+
+    [[workloads]]
+    name = "infer-while-training"
+    signature = "infer"
+    iterations = 200
+    background = "personalize"         # runs the train workload at the same time (host only for now)
+
+    [[workloads]]
     name = "native"
     signature = "infer"
     runner = "benchmark_model"         # LiteRT's own binary instead of the companion app (android only)
@@ -65,6 +79,8 @@ class Workload:
     delegate: str = "xnnpack"
     input_seed: int = 0
     runner: str = "companion"  # "companion" (protocol events) or "benchmark_model" (LiteRT's binary, aggregates)
+    data: str | None = None  # train: one person's data, "har:<subject>[:cross-placement|same-trial]"
+    background: str | None = None  # infer: a train workload run at the same time (latency a user feels)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +155,12 @@ def _workload(table: Any, where: str) -> Workload:
         raise UserError(f"{where}: runner must be one of {', '.join(RUNNERS)}, not {table['runner']!r}")
     if table.get("runner") == "benchmark_model":
         _check_benchmark_model(table, signature, where)
+    for key in ("data", "background"):
+        _typed(table, key, str, where)
+    if "data" in table:
+        _check_data(table["data"], signature, where)
+    if "background" in table and (signature != "infer" or table.get("runner") == "benchmark_model"):
+        raise UserError(f"{where}: background belongs to an infer workload of the companion runner")
     if signature == "infer":
         if "steps" in table or "batch_size" in table:
             raise UserError(f"{where}: steps/batch_size belong to a train workload")
@@ -149,6 +171,25 @@ def _workload(table: Any, where: str) -> Workload:
         if "steps" not in table or "batch_size" not in table:
             raise UserError(f"{where}: a train workload needs steps and batch_size")
     return Workload(name=name, signature=signature, **fields)
+
+
+def _check_data(spec: str, signature: str, where: str) -> None:
+    from models.har.bench_data import parse_spec  # numpy only: no TensorFlow to read a suite
+
+    if signature != "train":
+        raise UserError(f"{where}: data belongs to a train workload (it personalizes on that person's data)")
+    try:
+        parse_spec(spec)
+    except ValueError as exc:
+        raise UserError(f"{where}: {exc}") from exc
+
+
+def _check_background(workloads: tuple[Workload, ...], origin: str) -> None:
+    train = {w.name for w in workloads if w.signature == "train"}
+    for w in workloads:
+        if w.background is not None and w.background not in train:
+            raise UserError(f"{origin}: workload {w.name!r}: background {w.background!r} is not a train workload "
+                            f"of this suite (train workloads: {', '.join(sorted(train)) or 'none'})")
 
 
 def _check_benchmark_model(table: dict[str, Any], signature: str, where: str) -> None:
@@ -258,6 +299,7 @@ def parse_suite(text: str, origin: str = "<suite>") -> Suite:
     workloads = tuple(_workload(w, f"{origin}: workloads[{i}]") for i, w in enumerate(raw_workloads))
     if len({w.name for w in workloads}) != len(workloads):
         raise UserError(f"{origin}: two workloads share a name")
+    _check_background(workloads, origin)
     devices = _typed(data, "devices", list, origin, ["host"])
     if not devices or not all(isinstance(d, str) and d for d in devices):
         raise UserError(f"{origin}: devices must be a non-empty list of device ids")

@@ -20,7 +20,7 @@ from harness.store import Store
 
 __all__ = ["build_trace", "export_trace"]
 
-_JOBS_TID, _STEPS_TID = 1, 2
+_JOBS_TID, _STEPS_TID, _BACKGROUND_TID = 1, 2, 3
 
 
 def _clean(value: Any) -> Any:
@@ -42,7 +42,9 @@ def build_trace(store: Store, run_ref: str) -> dict[str, Any]:
     for device, pid in pids.items():
         out += [{"ph": "M", "pid": pid, "name": "process_name", "args": {"name": device}},
                 {"ph": "M", "pid": pid, "tid": _JOBS_TID, "name": "thread_name", "args": {"name": "jobs"}},
-                {"ph": "M", "pid": pid, "tid": _STEPS_TID, "name": "thread_name", "args": {"name": "invokes / steps"}}]
+                {"ph": "M", "pid": pid, "tid": _STEPS_TID, "name": "thread_name", "args": {"name": "invokes / steps"}},
+                {"ph": "M", "pid": pid, "tid": _BACKGROUND_TID, "name": "thread_name",
+                 "args": {"name": "background training beside a job"}}]
     by_job = dict(tuple(g) for g in events.groupby("job_id")) if not events.empty else {}
     args_cols = [c for c in ("job_id", "variant", "workload", "repetition", "status", "p50_ms", "p99_ms",
                              "energy_status", "energy_source", "energy_joules", "energy_uncertainty_j") if c in results]
@@ -60,7 +62,8 @@ def build_trace(store: Store, run_ref: str) -> dict[str, Any]:
                     "args": {c: _clean(job[c]) for c in args_cols}})
         timed = ev[ev["event"].isin(["invoke", "train_step"])]
         for row in timed.itertuples(index=False):
-            out.append({"ph": "X", "pid": pid, "tid": _STEPS_TID, "name": row.event, "cat": "warmup" if row.warmup
+            tid = _STEPS_TID if row.stream == job["job_id"] else _BACKGROUND_TID
+            out.append({"ph": "X", "pid": pid, "tid": tid, "name": row.event, "cat": "warmup" if row.warmup
                         else "measured", "ts": us(row.start_ns), "dur": (row.end_ns - row.start_ns) / 1000,
                         "args": {"idx": _clean(row.idx), "latency_ms": _clean(row.latency_ms)}})
     if not samples.empty:

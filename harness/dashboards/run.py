@@ -19,8 +19,14 @@ def _label(row: pd.Series | dict) -> str:
     return f"{row['variant']} · {row['workload']}"
 
 
+def _own(events: pd.DataFrame) -> pd.DataFrame:
+    """A job's own events, without those of a background job that ran beside it."""
+    return events[events["stream"] == events["job_id"]]
+
+
 def _latency_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
+    events = _own(events)
     timed = events[events["event"].isin(["invoke", "train_step"]) & (events["warmup"] == False)]  # noqa: E712
     keys = results[["run_id", "job_id", "variant", "workload", "device_id"]]
     timed = timed.merge(keys, on=["run_id", "job_id"])
@@ -34,6 +40,7 @@ def _latency_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
 
 def _loss_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
+    events = _own(events)
     steps = events[events["event"] == "train_step"].merge(
         results[["run_id", "job_id", "variant", "workload", "repetition", "device_id"]], on=["run_id", "job_id"])
     for (run_id, job_id), group in steps.groupby(["run_id", "job_id"]):

@@ -1,0 +1,58 @@
+"""One person's data as files a bench job stages: `har:<subject>[:cross-placement|same-trial]`.
+
+A train workload with `data = "har:23"` personalizes on subject 23's personalization windows (trial 1,
+earlier half of each activity; shuffled once, seeded, so consecutive batches mix classes) and reports
+accuracy on that subject's test windows of the chosen condition (default cross-placement: trial 2,
+phone placed where the person liked). Only held-out subjects are allowed: the global model never saw them.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from models.cache import atomic_write_bytes, cache_root
+
+__all__ = ["CONDITIONS", "parse_spec", "personalization_files"]
+
+CONDITIONS = ("cross-placement", "same-trial")
+
+
+def parse_spec(spec: str) -> tuple[int, str]:
+    """`har:<subject>[:<condition>]` -> (subject, condition); ValueError says what is wrong."""
+    from models.har.data import HELD_OUT
+
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or parts[0] != "har" or not parts[1].isdigit():
+        raise ValueError(f"data must look like 'har:<subject>[:{'|'.join(CONDITIONS)}]', not {spec!r}")
+    subject, condition = int(parts[1]), parts[2] if len(parts) == 3 else CONDITIONS[0]
+    if subject not in HELD_OUT:
+        raise ValueError(f"subject {subject} is not held out (personalize only subjects "
+                         f"{HELD_OUT[0]}-{HELD_OUT[-1]}: the global model trained on the others)")
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, not {condition!r}")
+    return subject, condition
+
+
+def _write_npz(path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, x=x.astype(np.float32), y=y.astype(np.int32))
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def personalization_files(spec: str) -> tuple[Path, Path]:
+    """(train .npz, eval .npz) for `spec`, written once into the user cache."""
+    from models.har.data import SPLIT_ID, personal_split
+
+    subject, condition = parse_spec(spec)
+    folder = cache_root() / "data" / "bench" / SPLIT_ID
+    train, test = folder / f"s{subject}-personal.npz", folder / f"s{subject}-{condition}.npz"
+    if not (train.exists() and test.exists()):
+        split = personal_split(subject)
+        order = np.random.default_rng(subject).permutation(len(split.personal))
+        _write_npz(train, split.personal.x[order], split.personal.y[order])
+        held = split.cross_placement_test if condition == "cross-placement" else split.same_trial_test
+        _write_npz(test, held.x, held.y)
+    return train, test
