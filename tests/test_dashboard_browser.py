@@ -19,5 +19,6 @@ def test_run_dashboard_in_chromium(tmp_path, chromium, toy_artifact):
     html = render_runs(store, [result.run_id], tmp_path / "dash.html")
     check = open_dashboard(chromium, html, tmp_path / "dash.png", tmp_path / "profile")
     assert check.console_errors == []
-    assert check.figure_ids == ["fig-0", "fig-1", "fig-2"]  # latency, loss curves, delta sizes
+    # latency, loss curves, delta sizes, telemetry timeline, energy-accuracy Pareto
+    assert check.figure_ids == ["fig-0", "fig-1", "fig-2", "fig-3", "fig-4"]
     assert check.screenshot.stat().st_size > 20_000

@@ -26,7 +26,7 @@ def pages(tmp_path_factory):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("page,figures", [("energy.html", ["fig-0", "fig-1"]), ("compare.html", ["fig-0"]),
+@pytest.mark.parametrize("page,figures", [("run.html", ["fig-0", "fig-1", "fig-2", "fig-3", "fig-4"]), ("compare.html", ["fig-0"]),
                                           ("history.html", ["fig-0", "fig-1"])])
 def test_dashboard_in_chromium(pages, page, figures, chromium, tmp_path):
     check = open_dashboard(chromium, pages / page, tmp_path / f"{page}.png", tmp_path / "profile")
@@ -36,7 +36,7 @@ def test_dashboard_in_chromium(pages, page, figures, chromium, tmp_path):
 
 
 def test_energy_page_names_modelled_sources_and_shades_jobs(pages):
-    text = (pages / "energy.html").read_text()
+    text = (pages / "run.html").read_text()
     assert "model:pixel7\\u002fpower (modelled)" in text  # plotly JSON escapes "/"
     assert "j0000" in text  # a job span label
     assert "personalization_drain_ratio" in text

@@ -1,15 +1,20 @@
-"""The per-run dashboard: latency distributions, training loss curves, delta sizes, job table."""
+"""The per-run dashboard: latency distributions, training loss curves, delta sizes, and for one run its
+telemetry timeline (job spans shaded), energy–accuracy Pareto and KPIs; then the job table."""
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from harness.analysis.kpis import run_kpis
 from harness.dashboards.html import Section, write_page
+from harness.dashboards.pareto import pareto_figure
+from harness.dashboards.timeline import timeline_figure
 from harness.store import Store
 
 __all__ = ["render_runs"]
@@ -20,8 +25,9 @@ def _label(row: pd.Series | dict) -> str:
 
 
 def _own(events: pd.DataFrame) -> pd.DataFrame:
-    """A job's own events, without those of a background job that ran beside it."""
-    return events[events["stream"] == events["job_id"]]
+    """A job's own events, without those of a background job that ran beside it (runs stored before
+    `stream` existed had no background jobs)."""
+    return events[events["stream"] == events["job_id"]] if "stream" in events else events
 
 
 def _latency_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
@@ -78,6 +84,18 @@ def _job_table(results: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _energy_sections(results: pd.DataFrame, events: pd.DataFrame, samples: pd.DataFrame) -> list[Section]:
+    pareto, pareto_note = pareto_figure(results)
+    kpis = json.dumps(run_kpis(results, events, samples).to_dict(), indent=1, default=str)
+    return [
+        Section("Telemetry timeline", timeline_figure(results, samples, events),
+                note="As sampled on the device (modelled sources are labelled); shaded: job spans; long traces "
+                     "downsampled with LTTB."),
+        Section("Energy–accuracy Pareto per device", pareto, note=pareto_note),
+        Section("KPIs", fragment=f"<pre>{html.escape(kpis)}</pre>"),
+    ]
+
+
 def render_runs(store: Store, run_refs: Sequence[str], out: Path) -> Path:
     """Write one dashboard for one or more runs (figures overlay the runs)."""
     run_ids = [store.resolve(r) for r in run_refs]
@@ -94,8 +112,10 @@ def render_runs(store: Store, run_refs: Sequence[str], out: Path) -> Path:
                     note="Loss returned by the train signature at each on-device optimizer step."),
             Section("Personalization delta size", _delta_figure(results),
                     note="Bytes of the parameters get_weights returns: what a phone stores or uploads per person."),
-            Section("Jobs", fragment=_job_table(results)),
         ]
+        if len(run_ids) == 1:
+            sections += _energy_sections(results, events, store.samples(run_ids[0]))
+        sections.append(Section("Jobs", fragment=_job_table(results)))
     devices = sorted({d["id"] + " (" + d["soc"] + ")" for m in manifests for d in m.get("devices", [])})
     meta = (f"runs: {', '.join(run_ids)} · suite: {', '.join(sorted({m['suite']['name'] for m in manifests}))} · "
             f"status: {', '.join(m['status'] for m in manifests)} · devices: {', '.join(devices)} · "
