@@ -52,6 +52,18 @@ class BenchResult:
     rows: tuple[dict[str, Any], ...]
 
 
+def _check_formats(plan: Sequence[PlannedJob]) -> None:
+    """Core ML variants run only on iOS devices; every other backend runs TFLite."""
+    from models import zoo
+
+    zoo.variant_names()  # loads the registry
+    for job in plan:
+        variant = zoo.VARIANTS.get(job.variant)
+        if variant is not None and variant.is_coreml and not job.device.startswith("ios:"):
+            raise UserError(f"variant {job.variant!r} is a Core ML artifact ({variant.filename}); it runs only on "
+                            f"ios:<udid> devices, not {job.device!r}: use a TFLite variant for this device")
+
+
 def resolve_artifacts(variants: Sequence[str], reporter: Reporter) -> dict[str, Artifact]:
     """Build (or take from the cache) every variant the suite names."""
     from models import zoo
@@ -277,6 +289,7 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     """Run a whole suite and store it; KeyboardInterrupt leaves an `interrupted` run behind."""
     reporter = reporter or Reporter()
     plan = make_plan(suite, tuple(device_ids) if device_ids else None)
+    _check_formats(plan)
     artifacts = resolve_artifacts(suite.variants, reporter)
     data = resolve_data(suite)
     devices: dict[str, Device] = {}

@@ -1,14 +1,20 @@
 """The registry of buildable variants, by name, and the cached build of each.
 
-A variant builder returns the `.tflite` bytes and its manifest fields; `build()` adds checksums and
-provenance, writes `<out>/<variant>/model.tflite` + `manifest.json`, and skips work already cached.
+A variant builder returns the artifact bytes and its manifest fields; `build()` adds checksums and
+provenance, writes `<out>/<variant>/<filename>` (`model.tflite` unless the variant names another, e.g.
+`model.mlmodel`; a `.mlpackage` directory is unpacked from zip bytes) + `manifest.json`, and skips work
+already cached.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,12 +33,17 @@ class Variant:
     task: str  # "toy", "har", ...
     description: str
     build: BuildFn
+    filename: str = "model.tflite"  # the artifact in <out>/<variant>/; ".mlpackage": zip bytes, unpacked
+
+    @property
+    def is_coreml(self) -> bool:
+        return self.filename.endswith((".mlmodel", ".mlpackage"))
 
 
 @dataclasses.dataclass(frozen=True)
 class BuiltArtifact:
     name: str
-    path: Path  # the .tflite file
+    path: Path  # the .tflite / .mlmodel file or .mlpackage directory
     sha256: str
     manifest: dict[str, Any]
 
@@ -70,7 +81,7 @@ def build(name: str, out_dir: Path | None = None, *, force: bool = False) -> Bui
     recipe = source_hash()
     target = (out_dir or cache_root() / "artifacts") / name.replace("/", "__")
     manifest_path = target / "manifest.json"
-    model_path = target / "model.tflite"
+    model_path = target / variant.filename
     if not force and manifest_path.exists() and model_path.exists():
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("source_hash") == recipe:
@@ -88,6 +99,20 @@ def build(name: str, out_dir: Path | None = None, *, force: bool = False) -> Bui
         "source_hash": recipe,
         "commit": git_commit(),
     }
-    atomic_write_bytes(model_path, data)
+    if model_path.suffix == ".mlpackage":
+        _write_package(model_path, data)
+    else:
+        atomic_write_bytes(model_path, data)
     atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
     return BuiltArtifact(name, model_path, sha, manifest)
+
+
+def _write_package(path: Path, archive: bytes) -> None:
+    """Unpack a zipped directory (an .mlpackage) to `path`, replacing it whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        unpacked = Path(tmp) / path.name
+        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+            zf.extractall(unpacked)
+        shutil.rmtree(path, ignore_errors=True)
+        unpacked.rename(path)
