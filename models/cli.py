@@ -132,8 +132,11 @@ def _quantization_table(report) -> list[str]:
 
 def format_report(report) -> str:
     """Markdown tables of a `models.eval.Report` (the README tables)."""
+    from models.eval_compression import format_compression
+
     return "\n".join(_personalization_table(report) + _fraction_table(report) + _curve_table(report)
-                     + _meta_table(report) + _quantization_table(report))
+                     + _meta_table(report) + _quantization_table(report)
+                     + (["", format_compression(report.compression)] if report.compression else []))
 
 
 def register(subparsers) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from harness.analysis.stats import bootstrap_ci
+from models.eval_compression import CompressionReport, evaluate_compression
 from models.har import data
 from models.memory import train_memory
 from models.personalize import Recipe, Session, accuracy, personalize
@@ -122,6 +123,7 @@ class Report:
     curves: tuple[CurveRow, ...] = ()
     fractions: tuple[FractionRow, ...] = ()
     meta: tuple[MetaRow, ...] = ()
+    compression: CompressionReport | None = None
 
 
 def _tests(split: data.PersonalSplit) -> dict[str, data.Windows]:
@@ -287,5 +289,7 @@ def evaluate(*, subjects: Sequence[int] = data.HELD_OUT,
         rows += _personalization_rows(name, measured[name])
         curves += _curve_rows(name, measured[name])
     progress("quantized variants")
-    return Report(tuple(subjects), tuple(rows), tuple(_quantization_rows(quantized, splits)), tuple(curves),
-                  tuple(_fraction_rows(rows)), tuple(_meta_rows(measured)))
+    quantization = tuple(_quantization_rows(quantized, splits))
+    progress("compressed variants")
+    return Report(tuple(subjects), tuple(rows), quantization, tuple(curves), tuple(_fraction_rows(rows)),
+                  tuple(_meta_rows(measured)), evaluate_compression(splits))
