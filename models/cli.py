@@ -133,10 +133,13 @@ def _quantization_table(report) -> list[str]:
 def format_report(report) -> str:
     """Markdown tables of a `models.eval.Report` (the README tables)."""
     from models.eval_compression import format_compression
+    from models.eval_early_exit import format_early_exit
+    from models.eval_transfer import format_transfer
 
     return "\n".join(_personalization_table(report) + _fraction_table(report) + _curve_table(report)
                      + _meta_table(report) + _quantization_table(report)
-                     + (["", format_compression(report.compression)] if report.compression else []))
+                     + (["", format_compression(report.compression)] if report.compression else [])
+                     + format_transfer(report.transfer) + format_early_exit(report.early_exit))
 
 
 def register(subparsers) -> None:

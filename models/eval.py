@@ -18,6 +18,8 @@ import numpy as np
 
 from harness.analysis.stats import bootstrap_ci
 from models.eval_compression import CompressionReport, evaluate_compression
+from models.eval_early_exit import EarlyExitRow, early_exit_rows
+from models.eval_transfer import TransferRow, transfer_rows
 from models.har import data
 from models.memory import train_memory
 from models.personalize import Recipe, Session, accuracy, personalize
@@ -124,6 +126,8 @@ class Report:
     fractions: tuple[FractionRow, ...] = ()
     meta: tuple[MetaRow, ...] = ()
     compression: CompressionReport | None = None
+    transfer: tuple[TransferRow, ...] = ()
+    early_exit: tuple[EarlyExitRow, ...] = ()
 
 
 def _tests(split: data.PersonalSplit) -> dict[str, data.Windows]:
@@ -291,5 +295,7 @@ def evaluate(*, subjects: Sequence[int] = data.HELD_OUT,
     progress("quantized variants")
     quantization = tuple(_quantization_rows(quantized, splits))
     progress("compressed variants")
+    compression = evaluate_compression(splits)
+    progress("transfer baseline and early exit")
     return Report(tuple(subjects), tuple(rows), quantization, tuple(curves), tuple(_fraction_rows(rows)),
-                  tuple(_meta_rows(measured)), evaluate_compression(splits))
+                  tuple(_meta_rows(measured)), compression, transfer_rows(subjects), early_exit_rows(subjects))

@@ -22,7 +22,7 @@ from models.har.variants import STEPS
 from models.personalize import Session
 from models.zoo import build
 
-__all__ = ["TransferRow", "TRANSFER_VARIANTS", "transfer_rows"]
+__all__ = ["TransferRow", "TRANSFER_VARIANTS", "transfer_rows", "format_transfer"]
 
 CONDITIONS = ("same-trial", "cross-placement")
 TRANSFER_VARIANTS = ("humanactivity/last-layer", "har-cnn/last-layer")
@@ -96,3 +96,18 @@ def transfer_rows(subjects: Sequence[int] = data.HELD_OUT, steps: int = STEPS,
                   variants: Sequence[str] = TRANSFER_VARIANTS) -> tuple[TransferRow, ...]:
     splits = [transfer_split(s) for s in subjects]
     return tuple(row for name in variants for row in _variant_rows(name, splits, steps))
+
+
+def format_transfer(rows: Sequence[TransferRow]) -> list[str]:
+    """Markdown table lines of the transfer section."""
+    lines = ["", "Transfer baseline (same windows; last layer trained; gain on the five shared classes):", "",
+             "| variant | condition | test windows | zero-shot acc % (5 / 6 classes) | tuned acc % (5 / 6 classes) "
+             "| paired gain (pts) [95% CI] | improved | trainable | MACs/inference |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(
+            f"| {r.variant} | {r.condition} | {r.test_windows} | {100 * r.zero_shot_shared:.1f} / {100 * r.zero_shot_all:.1f} "
+            f"| {100 * r.tuned_shared:.1f} / {100 * r.tuned_all:.1f} | {100 * r.gain_mean:+.1f} "
+            f"[{100 * r.gain_ci[0]:+.1f}, {100 * r.gain_ci[1]:+.1f}] | {r.improved}/{r.subjects} | "
+            f"{r.trainable_params} ({100 * r.trainable_fraction:.1f}%) | {r.macs_per_inference} |")
+    return lines
