@@ -161,7 +161,8 @@ def _run_infer(job: dict[str, Any], interpreter, emit: _Emitter) -> dict[str, An
     inputs = _infer_inputs(job, runner)
     iterations, min_ns = job["iterations"], int(job.get("min_duration_s", 0) * 1e9)
     index = measured = 0
-    first_ns = None
+    first_ns: int | None = None  # start of the first measured invoke
+    end = 0
     while True:
         warm = index < job["warmup"]
         if not warm and measured >= iterations and (first_ns is None or end - first_ns >= min_ns):

@@ -6,10 +6,14 @@ An artifact is rebuilt only when the code that builds it (every module of `model
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["cache_root", "source_hash", "atomic_write_bytes"]
+import numpy as np
+
+__all__ = ["cache_root", "source_hash", "atomic_write_bytes", "cached_arrays"]
 
 _MODELS_DIR = Path(__file__).resolve().parent
 
@@ -43,3 +47,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+def cached_arrays(name: str, convert: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Arrays saved as `<cache>/data/<name>.npz`, computed by `convert()` the first time only."""
+    path = cache_root() / "data" / f"{name}.npz"
+    if not path.exists():
+        buf = io.BytesIO()
+        np.savez(buf, **convert())
+        atomic_write_bytes(path, buf.getvalue())
+    with np.load(path) as arrays:
+        return {key: arrays[key] for key in arrays.files}

@@ -21,12 +21,11 @@ import gzip
 import pickle
 from functools import cache
 import importlib.util
-import io
 from pathlib import Path
 
 import numpy as np
 
-from models.cache import atomic_write_bytes, cache_root
+from models.cache import cached_arrays
 
 __all__ = [
     "WINDOW", "HOP", "CHANNELS", "CLASSES", "CLASS_NAMES", "POPULATION", "TUNING", "HELD_OUT", "SPLIT_ID",
@@ -126,13 +125,8 @@ def _convert() -> dict[str, np.ndarray]:
 @cache
 def windows() -> Windows:
     """All windows of all 30 subjects, converted once and cached as .npz under the user cache."""
-    path = cache_root() / "data" / f"{_CACHE_VERSION}.npz"
-    if not path.exists():
-        buf = io.BytesIO()
-        np.savez(buf, **_convert())
-        atomic_write_bytes(path, buf.getvalue())
-    with np.load(path) as arrays:
-        return Windows(**{f.name: arrays[f.name] for f in dataclasses.fields(Windows)})
+    arrays = cached_arrays(_CACHE_VERSION, _convert)
+    return Windows(**{f.name: arrays[f.name] for f in dataclasses.fields(Windows)})
 
 
 def subject_windows(subjects) -> Windows:

@@ -16,14 +16,13 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import importlib.util
-import io
 import itertools
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from models.cache import atomic_write_bytes, cache_root
+from models.cache import cached_arrays
 from models.har import data
 from models.har import humanactivity as ha
 
@@ -75,13 +74,8 @@ def _convert() -> dict[str, np.ndarray]:
 @cache
 def transfer_windows() -> tuple[np.ndarray, np.ndarray]:
     """(x (n, 90, 3) m/s² in HAPT's axes, valid (n,)), row i paired with `data.windows()` row i; cached."""
-    path = cache_root() / "data" / f"{_CACHE_VERSION}.npz"
-    if not path.exists():
-        buf = io.BytesIO()
-        np.savez(buf, **_convert())
-        atomic_write_bytes(path, buf.getvalue())
-    with np.load(path) as arrays:
-        return arrays["x"], arrays["valid"]
+    arrays = cached_arrays(_CACHE_VERSION, _convert)
+    return arrays["x"], arrays["valid"]
 
 
 @cache
