@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.checksum import sha256_file
 from harness.devices.android.conditions import ConditionManager
 from harness.devices.android.runner import BenchmarkModelResult, BenchmarkModelRunner, InstrumentationRunner
 from harness.devices.android.sampler import AndroidSampler, SamplerConfig
-from harness.devices.android.staging import DEVICE_ROOT, StagedFile, Stager, sha256_file
+from harness.devices.android.staging import DEVICE_ROOT, StagedFile, Stager
 from harness.devices.android.transport import AdbServer, Shell, adb_servers, find_device, sh_join, translate_errors
 from harness.devices.base import Artifact, Device, DeviceDescription, EnergySource, EventCallback, TelemetrySampler
 from harness.errors import DeviceError, UserError

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import posixpath
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,17 +10,9 @@ from pathlib import Path
 from harness.devices.android.transport import Shell, sh_join
 from harness.errors import DeviceError
 
-__all__ = ["DEVICE_ROOT", "StagedFile", "Stager", "sha256_file"]
+__all__ = ["DEVICE_ROOT", "StagedFile", "Stager"]
 
 DEVICE_ROOT = "/data/local/tmp/phonebench"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
