@@ -22,6 +22,7 @@ from harness.devices import open_device
 from harness.devices.base import Artifact, Device, EnergySource, Sample
 from harness.errors import DeviceError, UserError
 from harness.plan import PlannedJob, make_plan
+from harness.protocol import TERMINAL_EVENTS
 from harness.provenance import git_commit, host_info, package_versions
 from harness.store import RunWriter, Store, utc_now
 from harness.suite import InducedCondition, Suite, Workload
@@ -146,7 +147,7 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
     result: dict[str, Any] = {}
 
     def on_background(event: dict[str, Any]) -> None:
-        if event.get("event") in ("train_step", "finished", "error"):
+        if event.get("event") in ("train_step", *TERMINAL_EVENTS):
             stepping.set()
 
     def run_background() -> None:

@@ -15,6 +15,8 @@ import jsonschema
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "TERMINAL_EVENTS",
+    "ends_job",
     "PROTOCOL_DIR",
     "validate_job",
     "validate_event",
@@ -27,6 +29,14 @@ __all__ = [
 
 PROTOCOL_VERSION = 1
 PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "device_apps" / "protocol"
+
+
+TERMINAL_EVENTS = ("finished", "error")  # a job's stream ends with exactly one of these
+
+
+def ends_job(events: list[dict[str, Any]]) -> bool:
+    """True if the stream's last event is `finished` or `error` (the runner completed its duty)."""
+    return bool(events) and events[-1].get("event") in TERMINAL_EVENTS
 
 
 class ProtocolError(ValueError):
@@ -73,7 +83,7 @@ def check_stream(events: Iterable[dict[str, Any]], expect: dict[str, Any]) -> li
             problems.append(f"event {i}: {exc}")
     if not events or events[0].get("event") != "started":
         problems.append("first event is not 'started'")
-    terminal = [e for e in events if e.get("event") in ("finished", "error")]
+    terminal = [e for e in events if e.get("event") in TERMINAL_EVENTS]
     if len(terminal) != 1 or terminal[0] is not events[-1]:
         problems.append("stream must end with exactly one 'finished' or 'error'")
         return problems

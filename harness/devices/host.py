@@ -30,6 +30,7 @@ from harness.devices.base import (
 )
 from harness.checksum import sha256_file
 from harness.errors import CompanionAppError, DeviceError, DeviceTimeout
+from harness.protocol import ends_job
 
 __all__ = ["HostDevice", "HostSampler"]
 
@@ -179,12 +180,12 @@ def _stream_worker(cmd: list[str], on_event: EventCallback | None, timeout_s: fl
                     on_event(event)
         finally:
             timer.cancel()
-            if proc.poll() is None and (not events or events[-1].get("event") not in ("finished", "error")):
+            if proc.poll() is None and not ends_job(events):
                 proc.kill()
             proc.wait()
         if timed_out.is_set():
             raise DeviceTimeout(f"job did not finish within {timeout_s:.0f} s")
-        if not events or events[-1].get("event") not in ("finished", "error"):
+        if not ends_job(events):
             stderr.seek(0)
             tail = stderr.read().decode(errors="replace").strip().splitlines()[-3:]
             raise CompanionAppError(

@@ -19,6 +19,7 @@ from typing import Any
 from harness.devices.android.transport import Shell, sh_join
 from harness.devices.base import EventCallback
 from harness.errors import CompanionAppError, DeviceError, UserError
+from harness.protocol import ends_job
 
 __all__ = [
     "BENCHMARK_MODEL_DELEGATES", "RUNNER_COMPONENT", "BenchmarkModelResult", "BenchmarkModelRunner",
@@ -27,7 +28,6 @@ __all__ = [
 
 RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"
 _STATUS = "INSTRUMENTATION_STATUS: event="
-_TERMINAL = ("finished", "error")
 
 
 def parse_status_line(line: str) -> dict[str, Any] | None:
@@ -72,7 +72,7 @@ class InstrumentationRunner:
             if not self.shell.online():
                 raise DeviceError(f"{self.shell.serial} went offline during job {job['job_id']}: {exc}") from exc
             raise
-        if events and events[-1]["event"] in _TERMINAL:
+        if ends_job(events):
             return events
         if not self.shell.online():
             raise DeviceError(
