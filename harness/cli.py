@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from harness.errors import HarnessError, UserError
+from harness.jsonable import jsonable
 
 __all__ = ["main"]
 
@@ -24,21 +24,8 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False)
 
 
-def _jsonable(value: Any) -> Any:
-    """NaN/None → null, numpy scalars → Python numbers, recursively."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(_jsonable(data), indent=2, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(jsonable(data), indent=2, sort_keys=True) + "\n")
 
 
 def _store(args: argparse.Namespace):

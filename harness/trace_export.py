@@ -8,7 +8,6 @@ Timestamps are microseconds of the device's monotonic clock, shifted so the run 
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,12 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
+from harness.jsonable import jsonable
 from harness.store import Store
 
 __all__ = ["build_trace", "export_trace"]
 
 _JOBS_TID, _STEPS_TID, _BACKGROUND_TID = 1, 2, 3
-
-
-def _clean(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def build_trace(store: Store, run_ref: str) -> dict[str, Any]:
@@ -59,13 +53,13 @@ def build_trace(store: Store, run_ref: str) -> dict[str, Any]:
         start, end = int(stamps.min()), int(stamps.max())
         out.append({"ph": "X", "pid": pid, "tid": _JOBS_TID, "name": f"{job['variant']} · {job['workload']}",
                     "cat": "job", "ts": us(start), "dur": (end - start) / 1000,
-                    "args": {c: _clean(job[c]) for c in args_cols}})
+                    "args": {c: jsonable(job[c]) for c in args_cols}})
         timed = ev[ev["event"].isin(["invoke", "train_step"])]
         for row in timed.itertuples(index=False):
             tid = _STEPS_TID if row.stream == job["job_id"] else _BACKGROUND_TID
             out.append({"ph": "X", "pid": pid, "tid": tid, "name": row.event, "cat": "warmup" if row.warmup
                         else "measured", "ts": us(row.start_ns), "dur": (row.end_ns - row.start_ns) / 1000,
-                        "args": {"idx": _clean(row.idx), "latency_ms": _clean(row.latency_ms)}})
+                        "args": {"idx": jsonable(row.idx), "latency_ms": jsonable(row.latency_ms)}})
     if not samples.empty:
         device_of = dict(zip(results["job_id"], results["device_id"]))
         samples = samples.assign(pid=samples["job_id"].map(device_of).map(pids)).dropna(subset=["pid"])
