@@ -19,7 +19,7 @@ from harness.checksum import sha256_file
 from harness.cooldown import cool_down
 from harness.cooldown import read as read_thermal
 from harness.devices import open_device
-from harness.devices.base import Artifact, Device, EnergySource, Sample
+from harness.devices.base import Artifact, Device, DeviceDescription, EnergySource, Sample
 from harness.errors import DeviceError, UserError
 from harness.plan import PlannedJob, make_plan
 from harness.protocol import TERMINAL_EVENTS
@@ -273,14 +273,14 @@ def _restore_all(devices: Sequence[Device]) -> list[str]:
     return failures
 
 
-def _metadata(suite: Suite, suite_path: Path | None, devices: dict[str, Device],
+def _metadata(suite: Suite, suite_path: Path | None, descriptions: Sequence[DeviceDescription],
               artifacts: dict[str, Artifact]) -> dict[str, Any]:
     return {
         "suite": {"name": suite.name, "path": str(suite_path) if suite_path else None, "source": suite.source},
         "git_commit": git_commit(),
         "host": host_info(),
         "packages": package_versions(),
-        "devices": [d.describe().to_dict() for d in devices.values()],
+        "devices": [d.to_dict() for d in descriptions],
         "artifacts": {name: a.manifest for name, a in artifacts.items()},
     }
 
@@ -301,8 +301,10 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     try:
         for device_id in dict.fromkeys(job.device for job in plan):
             devices[device_id] = open_device(device_id)
-        targets = {d: _prepare(dev, plan, suite, artifacts, data) for d, dev in devices.items()}
-        metadata = _metadata(suite, suite_path, devices, artifacts)  # describes devices before inducing
+        # described once, before anything is induced: the manifest shows each device as it was
+        descriptions = {d: dev.describe() for d, dev in devices.items()}
+        targets = {d: _prepare(dev, descriptions[d], plan, suite, artifacts, data) for d, dev in devices.items()}
+        metadata = _metadata(suite, suite_path, list(descriptions.values()), artifacts)
         for device in devices.values():
             _induce(device, suite.conditions)
         writer = store.create_run({**metadata, "conditions": {c.name: c.value for c in suite.conditions}}, len(plan))
@@ -326,7 +328,7 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     return BenchResult(writer.run_id, writer.dir, status, tuple(rows))
 
 
-def _prepare(device: Device, plan: Sequence[PlannedJob], suite: Suite, artifacts: dict[str, Artifact],
+def _prepare(device: Device, description: DeviceDescription, plan: Sequence[PlannedJob], suite: Suite, artifacts: dict[str, Artifact],
              data: dict[str, tuple[Artifact, Artifact]]) -> _Target:
     """Stage artifacts and data files (and `benchmark_model` where used); take the run's reference readings."""
     thermal = [c.value for c in suite.conditions if c.name == "thermal_status"]
@@ -336,6 +338,6 @@ def _prepare(device: Device, plan: Sequence[PlannedJob], suite: Suite, artifacts
         benchmark_model=_stage_benchmark_model(device, plan, suite),
         # the temperature the device starts the run at is what cooldown returns to before every job
         reference_c=read_thermal(device.snapshot()).temp_c,
-        sources=tuple(device.describe().energy_sources),
+        sources=description.energy_sources,
         max_thermal_status=int(thermal[0]) if thermal else 0,
     )
