@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any
 
 from harness.analysis.energy import energy_columns, job_energy
 from harness.analysis.summary import summarize_benchmark_model, summarize_events
@@ -19,18 +19,19 @@ from harness.checksum import sha256_file
 from harness.cooldown import cool_down
 from harness.cooldown import read as read_thermal
 from harness.devices import open_device
-from harness.devices.base import Artifact, Device, DeviceDescription, EnergySource, Sample
-from harness.errors import DeviceError, UserError
+from harness.devices.base import Artifact, Device, DeviceDescription
+from harness.devices.capabilities import RUNNERS
+from harness.errors import CompanionAppError, DeviceError, UserError
+from harness.events import EnergySource, Sample, background_stream, measured
 from harness.plan import PlannedJob, make_plan
-from harness.protocol import TERMINAL_EVENTS
+from harness.protocol import ProtocolError, StreamCheck
 from harness.provenance import git_commit, host_info, package_versions
 from harness.store import RunWriter, Store, utc_now
-from harness.suite import InducedCondition, Suite, Workload
+from harness.suite import Suite, Workload
 
-if TYPE_CHECKING:
-    from harness.devices.android.runner import BenchmarkModelResult
+__all__ = ["Reporter", "BenchResult", "run_bench", "check_devices", "resolve_artifacts"]
 
-__all__ = ["BenchmarkModelDevice", "Reporter", "BenchResult", "run_bench", "resolve_artifacts"]
+DeviceOpener = Callable[[str], Device]
 
 
 class Reporter:
@@ -53,26 +54,54 @@ class BenchResult:
     rows: tuple[dict[str, Any], ...]
 
 
-def _check_formats(plan: Sequence[PlannedJob]) -> None:
-    """Core ML variants run only on iOS devices; every other backend runs TFLite."""
-    from models import zoo
+def _check_variants(variants: Sequence[str]) -> dict[str, str]:
+    """Every variant the suite names exists; its artifact format by name."""
+    from models.tasks import find_variant, variant_names
 
-    zoo.variant_names()  # loads the registry
+    formats = {}
+    for name in variants:
+        try:
+            formats[name] = find_variant(name).format
+        except KeyError:
+            raise UserError(f"unknown model variant {name!r}; known: {', '.join(variant_names())}") from None
+    return formats
+
+
+def check_devices(plan: Sequence[PlannedJob], suite: Suite, devices: dict[str, Device],
+                  formats: dict[str, str]) -> None:
+    """Every job asks its device only for what the device's backend declares; UserError naming the first miss."""
+    for device in devices.values():
+        caps = device.capabilities
+        for condition in suite.conditions:
+            if condition.name not in caps.conditions:
+                raise UserError(f"{device.id} cannot induce conditions: {condition.name!r} is not among its "
+                                f"conditions ({', '.join(caps.conditions) or 'none'}); [conditions] in a suite needs "
+                                "devices that can (android:<serial>)")
     for job in plan:
-        variant = zoo.VARIANTS.get(job.variant)
-        if variant is not None and variant.is_coreml and not job.device.startswith("ios:"):
-            raise UserError(f"variant {job.variant!r} is a Core ML artifact ({variant.filename}); it runs only on "
-                            f"ios:<udid> devices, not {job.device!r}: use a TFLite variant for this device")
+        device, w = devices[job.device], job.workload
+        caps = device.capabilities
+        if formats[job.variant] not in caps.formats:
+            kind = "a Core ML" if formats[job.variant] == "coreml" else f"a {formats[job.variant]}"
+            raise UserError(f"variant {job.variant!r} is {kind} artifact; {device.id} runs only "
+                            f"{'/'.join(caps.formats)} artifacts (Core ML runs on ios:<udid> devices): use a variant "
+                            "of another format for this device")
+        runner = caps.runner(w.runner)
+        if runner is None:
+            raise UserError(f"{device.id} cannot run {RUNNERS[w.runner].description} (runner = {w.runner!r}); "
+                            f"its runners: {', '.join(r.name for r in caps.runners)}")
+        if w.signature not in runner.signatures or w.delegate not in runner.delegates:
+            raise UserError(f"workload {w.name!r}: {device.id}'s runner {runner.name!r} runs "
+                            f"{'/'.join(runner.signatures)} with delegates {', '.join(runner.delegates)}, not "
+                            f"{w.signature} on {w.delegate!r}")
+        if w.background is not None and not runner.background:
+            raise UserError(f"workload {w.name!r}: {device.id} cannot run a background job beside another "
+                            f"(runner {runner.name!r}); run background workloads on a device that can (host)")
 
 
 def resolve_artifacts(variants: Sequence[str], reporter: Reporter) -> dict[str, Artifact]:
     """Build (or take from the cache) every variant the suite names."""
     from models import zoo
 
-    known = set(zoo.variant_names())
-    unknown = [v for v in variants if v not in known]
-    if unknown:
-        raise UserError(f"unknown model variant {unknown[0]!r}; known: {', '.join(sorted(known))}")
     artifacts = {}
     for name in variants:
         reporter.building(name)
@@ -82,12 +111,12 @@ def resolve_artifacts(variants: Sequence[str], reporter: Reporter) -> dict[str, 
 
 
 def resolve_data(suite: Suite) -> dict[str, tuple[Artifact, Artifact]]:
-    """The (train, eval) files of every person a workload personalizes on, by `data` spec."""
-    from models.har.bench_data import personalization_files
+    """The (train, eval) files of every person a workload personalizes on, by `data` spec (its task's)."""
+    from models.tasks import data_files
 
     files = {}
     for spec in dict.fromkeys(w.data for w in suite.workloads if w.data):
-        train, test = personalization_files(spec)
+        train, test = data_files(spec)
         files[spec] = (Artifact(f"{spec}/train", train, sha256_file(train)),
                        Artifact(f"{spec}/eval", test, sha256_file(test)))
     return files
@@ -107,17 +136,6 @@ def _idle_baseline(device: Device, seconds: float) -> list[Sample]:
     return samples
 
 
-@runtime_checkable
-class BenchmarkModelDevice(Protocol):
-    """A device that can run LiteRT's own `benchmark_model` binary (workloads with that runner)."""
-
-    id: str
-
-    def stage_benchmark_model(self, binary: Path) -> str: ...
-
-    def run_benchmark_model(self, binary: str, job: dict[str, Any]) -> BenchmarkModelResult: ...
-
-
 @dataclasses.dataclass(frozen=True)
 class _Target:
     """One opened device and what was prepared on it before the first job."""
@@ -134,7 +152,27 @@ def _job_doc(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
              workload: Workload | None = None, job_id: str | None = None) -> dict[str, Any]:
     w = workload or job.workload
     files = tuple(target.staged[f.sha256] for f in data[w.data]) if w.data else None
-    return job.protocol_job(target.staged[artifact.sha256], artifact.sha256, files, workload, job_id)
+    # synthetic inputs come from the ranges of the artifact's input spec (its task's), on every runner
+    ranges = {i["name"]: [i["low"], i["high"]] for i in artifact.manifest.get("inputs", ())}
+    return job.protocol_job(target.staged[artifact.sha256], artifact.sha256, files, workload, job_id, ranges)
+
+
+def _run_checked(device: Device, job_doc: dict[str, Any], on_event: Callable[[dict[str, Any]], None]
+                 ) -> list[dict[str, Any]]:
+    """Run one protocol job, checking every event against the protocol as it arrives.
+
+    A malformed or out-of-order event fails the job right there, naming the event and its fault.
+    """
+    check = StreamCheck(job_doc["job_id"])
+
+    def checked(event: dict[str, Any]) -> None:
+        try:
+            check(event)
+        except ProtocolError as exc:
+            raise CompanionAppError(f"the runner broke the job protocol: {exc}") from exc
+        on_event(event)
+
+    return device.run(job_doc, checked)
 
 
 def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any], background: dict[str, Any],
@@ -147,12 +185,12 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
     result: dict[str, Any] = {}
 
     def on_background(event: dict[str, Any]) -> None:
-        if event.get("event") in ("train_step", *TERMINAL_EVENTS):
+        if event["event"] != "started":  # a train step ran (or the job ended)
             stepping.set()
 
     def run_background() -> None:
         try:
-            result["events"] = target.device.run(background, on_background)
+            result["events"] = _run_checked(target.device, background, on_background)
         except DeviceError as exc:
             result["error"] = exc
         finally:
@@ -162,7 +200,7 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
     thread.start()
     try:
         stepping.wait()
-        events = target.device.run(foreground, lambda e: reporter.event(job, e))
+        events = _run_checked(target.device, foreground, lambda e: reporter.event(job, e))
     finally:
         thread.join()
     if "error" in result:
@@ -174,20 +212,21 @@ def _execute(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
              workloads: dict[str, Workload], reporter: Reporter) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run one job with its workload's runner: (protocol events, summary columns)."""
     job_doc = _job_doc(target, job, artifact, data)
-    if job.workload.runner == "benchmark_model":
-        # The tool gives aggregates only: no events are stored, none are made up.
-        assert isinstance(target.device, BenchmarkModelDevice) and target.benchmark_model is not None
+    if not target.device.capabilities.runner(job.workload.runner).events:
+        # An aggregates-only runner (benchmark_model): no events are stored, none are made up.
+        assert target.benchmark_model is not None
         return [], summarize_benchmark_model(target.device.run_benchmark_model(target.benchmark_model, job_doc))
     if job.workload.background is None:
-        events = target.device.run(job_doc, lambda e: reporter.event(job, e))
+        events = _run_checked(target.device, job_doc, lambda e: reporter.event(job, e))
         return events, summarize_events(events)
     background = workloads[job.workload.background]
     events, behind = _with_background(
-        target, job, job_doc, _job_doc(target, job, artifact, data, background, f"{job.job_id}-bg"), reporter)
+        target, job, job_doc, _job_doc(target, job, artifact, data, background, background_stream(job.job_id)),
+        reporter)
     return events + behind, {
         **summarize_events(events), "background_workload": background.name,
         "background_status": summarize_events(behind)["status"],
-        "background_steps": sum(e.get("event") == "train_step" for e in behind),
+        "background_steps": sum(e["event"] == "train_step" for e in behind),
         "background_overlap": _overlap(events, behind),
     }
 
@@ -197,8 +236,8 @@ def _overlap(foreground: list[dict[str, Any]], background: list[dict[str, Any]])
 
     Below 1 means the background workload was too short to cover the foreground (give it more steps).
     """
-    invokes = [e for e in foreground if e.get("event") == "invoke" and not e["warmup"]]
-    steps = [e for e in background if e.get("event") == "train_step"]
+    invokes = measured(foreground, "invoke")
+    steps = [e for e in background if e["event"] == "train_step"]
     if not invokes or not steps:
         return None if not invokes else 0.0
     first, last = steps[0]["start_ns"], steps[-1]["end_ns"]
@@ -231,8 +270,7 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
         **summary,
         **cooled.to_columns(),
         # with a background job the foreground's energy includes the training beside it
-        **energy_columns(*job_energy(target.sources, baseline, samples,
-                                     [e for e in events if e.get("job_id") == job.job_id])),
+        **energy_columns(*job_energy(target.sources, baseline, samples, measured(events, stream=job.job_id))),
     }
     if error is not None:
         row.update(status="failed", error_code=type(error).__name__, error_message=str(error))
@@ -240,24 +278,11 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
 
 
 def _stage_benchmark_model(device: Device, plan: Sequence[PlannedJob], suite: Suite) -> str | None:
-    """Stage the suite's `benchmark_model` on a device that has jobs for it; UserError if it cannot run it."""
+    """Stage the suite's `benchmark_model` on a device that has jobs for it (`check_devices` made sure it can)."""
     if not any(j.device == device.id and j.workload.runner == "benchmark_model" for j in plan):
         return None
-    if not isinstance(device, BenchmarkModelDevice):
-        raise UserError(f"{device.id} cannot run LiteRT's benchmark_model binary (runner = 'benchmark_model' "
-                        "needs an android:<serial> device); use runner = 'companion' there")
     assert suite.benchmark_model is not None  # the suite checks a binary is named when a workload uses it
     return device.stage_benchmark_model(suite.benchmark_model)
-
-
-def _induce(device: Device, conditions: Sequence[InducedCondition]) -> None:
-    """Put one device into the suite's conditions; UserError if it cannot (nothing is stored yet)."""
-    for condition in conditions:
-        try:
-            device.induce(condition.name, condition.value)
-        except NotImplementedError as exc:
-            raise UserError(f"{device.id} cannot induce conditions ({exc}); [conditions] in a suite needs "
-                            "android:<serial> devices") from exc
 
 
 def _restore_all(devices: Sequence[Device]) -> list[str]:
@@ -286,13 +311,16 @@ def _metadata(suite: Suite, suite_path: Path | None, descriptions: Sequence[Devi
 
 
 def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
-              device_ids: Sequence[str] | None = None, reporter: Reporter | None = None) -> BenchResult:
-    """Run a whole suite and store it; KeyboardInterrupt leaves an `interrupted` run behind."""
+              device_ids: Sequence[str] | None = None, reporter: Reporter | None = None,
+              open_device: DeviceOpener = open_device) -> BenchResult:
+    """Run a whole suite and store it; KeyboardInterrupt leaves an `interrupted` run behind.
+
+    `open_device(id)` gives the device for an id (default: the backend registry); tests and phone
+    twins inject their own. Nothing is stored when a job asks a device for what it cannot do.
+    """
     reporter = reporter or Reporter()
     plan = make_plan(suite, tuple(device_ids) if device_ids else None)
-    _check_formats(plan)
-    artifacts = resolve_artifacts(suite.variants, reporter)
-    data = resolve_data(suite)
+    formats = _check_variants(suite.variants)
     devices: dict[str, Device] = {}
     writer: RunWriter | None = None
     status = "failed"
@@ -301,12 +329,16 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     try:
         for device_id in dict.fromkeys(job.device for job in plan):
             devices[device_id] = open_device(device_id)
+        check_devices(plan, suite, devices, formats)
+        artifacts = resolve_artifacts(suite.variants, reporter)
+        data = resolve_data(suite)
         # described once, before anything is induced: the manifest shows each device as it was
         descriptions = {d: dev.describe() for d, dev in devices.items()}
         targets = {d: _prepare(dev, descriptions[d], plan, suite, artifacts, data) for d, dev in devices.items()}
         metadata = _metadata(suite, suite_path, list(descriptions.values()), artifacts)
         for device in devices.values():
-            _induce(device, suite.conditions)
+            for condition in suite.conditions:
+                device.induce(condition.name, condition.value)
         writer = store.create_run({**metadata, "conditions": {c.name: c.value for c in suite.conditions}}, len(plan))
         for job in plan:
             row, events, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite, reporter)

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from harness.errors import HarnessError, UserError
+from harness.events import TIMED
 from harness.jsonable import jsonable
 
 __all__ = ["main"]
@@ -71,7 +72,7 @@ class _RichReporter:
         self.task = self.progress.add_task(label, total=expected_events)
 
     def event(self, job, event: dict[str, Any]) -> None:
-        if event.get("event") in ("invoke", "train_step"):
+        if event.get("event") in TIMED:
             self.progress.advance(self.task)
 
     def job_finished(self, job, row: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.stats import bootstrap_ratio, p90
+from harness.events import MEASURED_SQL, measured_frame
 from harness.steps import segments, steps_between
 from harness.store import Store
 
@@ -105,8 +106,8 @@ def _groups(results: pd.DataFrame, events: pd.DataFrame, metric: Metric) -> list
         if metric.column not in ok:
             return []
         return [np.array([v], float) for v in ok[metric.column] if pd.notna(v)]
-    timed = events[events["job_id"].isin(ok["job_id"]) & events["event"].isin(["invoke", "train_step"])
-                   & (events["warmup"] == False)]  # noqa: E712
+    timed = measured_frame(events)
+    timed = timed[timed["job_id"].isin(ok["job_id"])]
     return [g["latency_ms"].to_numpy(float) for _, g in timed.groupby("job_id") if len(g)]
 
 
@@ -225,7 +226,7 @@ class History:
                 "entries": [e.to_dict() for e in self.entries]}
 
 
-_HISTORY_SQL = """
+_HISTORY_SQL = f"""
 WITH ok AS (
   SELECT r.run_id, r.job_id, r.device_id, r.variant, r.workload FROM results r
   JOIN runs USING (run_id)
@@ -234,7 +235,7 @@ WITH ok AS (
 SELECT ok.run_id, ok.device_id, ok.variant, ok.workload,
        quantile_cont(e.latency_ms, 0.5) AS latency_p50_ms, quantile_cont(e.latency_ms, 0.9) AS latency_p90_ms
 FROM events e JOIN ok USING (run_id, job_id)
-WHERE e.event IN ('invoke', 'train_step') AND NOT e.warmup
+WHERE {MEASURED_SQL}
 GROUP BY ALL
 """
 

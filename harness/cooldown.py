@@ -11,7 +11,8 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 
-from harness.devices.base import Device, Sample
+from harness.devices.base import Device
+from harness.events import Sample
 
 __all__ = ["Reading", "CooldownRecord", "read", "cool_down"]
 

@@ -72,14 +72,18 @@ def _runner(interpreter, name: str):
     return interpreter.get_signature_runner(name)
 
 
-def _synthetic(details: dict[str, Any], rng: np.random.Generator, classes: int) -> np.ndarray:
+def _synthetic(name: str, details: dict[str, Any], rng: np.random.Generator, source: dict[str, Any],
+               classes: int) -> np.ndarray:
+    """Input `name` drawn from the job's range for it (protocol README, duty 7), else the default range."""
     shape, dtype = [int(d) for d in details["shape"]], np.dtype(details["dtype"])
-    if np.issubdtype(dtype, np.floating):
-        return rng.uniform(-1.0, 1.0, shape).astype(dtype)
-    if dtype == np.int32 and classes:  # labels
-        return rng.integers(0, classes, shape, dtype=dtype)
-    info = np.iinfo(dtype)
-    return rng.integers(max(info.min, -128), min(info.max, 127) + 1, shape, dtype=dtype)
+    floating = np.issubdtype(dtype, np.floating)
+    low, high = source.get("ranges", {}).get(name, (-1.0, 1.0) if floating else (0, classes))
+    if not high > low:
+        raise JobFailed("input_mismatch", f"input {name!r}: no values in range [{low}, {high})"
+                                          + ("" if name in source.get("ranges", {}) else " (give input.ranges)"))
+    if floating:
+        return rng.uniform(low, high, shape).astype(dtype)
+    return rng.integers(int(np.ceil(low)), int(np.ceil(high)), shape, dtype=dtype)
 
 
 def _load_npz(source: dict[str, Any], names) -> dict[str, np.ndarray]:
@@ -108,13 +112,14 @@ def _check_shapes(arrays: dict[str, np.ndarray], details: dict[str, Any], rows: 
                                               f"the model expects {[int(s) for s in d['shape_signature']]}")
 
 
-def _infer_inputs(job: dict[str, Any], runner) -> dict[str, np.ndarray]:
+def _infer_inputs(job: dict[str, Any], runner, classes: int) -> dict[str, np.ndarray]:
     details = runner.get_input_details()
     if job["input"]["kind"] == "npz":
         arrays = _load_npz(job["input"], details)
     else:
         rng = np.random.default_rng(job["input"]["seed"])
-        arrays = {name: _synthetic(dict(d, shape=[1 if s == -1 else s for s in d["shape_signature"]]), rng, 0)
+        arrays = {name: _synthetic(name, dict(d, shape=[1 if s == -1 else s for s in d["shape_signature"]]), rng,
+                                   job["input"], classes)
                   for name, d in details.items()}
     _check_shapes(arrays, details)
     return arrays
@@ -126,7 +131,7 @@ def _train_batches(job: dict[str, Any], runner, classes: int, batch: int):
     details = runner.get_input_details()
     if job["input"]["kind"] != "npz":
         rng = np.random.default_rng(job["input"]["seed"])
-        fixed = {name: _synthetic(d, rng, classes) for name, d in details.items()}
+        fixed = {name: _synthetic(name, d, rng, job["input"], classes) for name, d in details.items()}
         return lambda step: fixed
     data = _load_npz(job["input"], details)
     _check_shapes(data, details, rows=True)
@@ -158,7 +163,7 @@ def _num_classes(interpreter) -> int:
 
 def _run_infer(job: dict[str, Any], interpreter, emit: _Emitter) -> dict[str, Any]:
     runner = _runner(interpreter, "infer")
-    inputs = _infer_inputs(job, runner)
+    inputs = _infer_inputs(job, runner, _num_classes(interpreter))
     iterations, min_ns = job["iterations"], int(job.get("min_duration_s", 0) * 1e9)
     index = measured = 0
     first_ns: int | None = None  # start of the first measured invoke

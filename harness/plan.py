@@ -29,19 +29,24 @@ class PlannedJob:
         return self.variant.split("/", 1)[0]
 
     def protocol_job(self, artifact_path: str, sha256: str, data: tuple[str, str] | None = None,
-                     workload: Workload | None = None, job_id: str | None = None) -> dict[str, Any]:
+                     workload: Workload | None = None, job_id: str | None = None,
+                     ranges: dict[str, list[float]] | None = None) -> dict[str, Any]:
         """The job document a runner receives, with the artifact's path on that device.
 
         `data` is the (train, eval) .npz paths on the device for a workload with `data`; `workload` and
-        `job_id` override this job's own (a background job runs another workload beside it).
+        `job_id` override this job's own (a background job runs another workload beside it); `ranges`
+        are the synthetic inputs' [low, high) by input name (the artifact's input spec).
         """
         w = workload or self.workload
+        synthetic: dict[str, Any] = {"kind": "synthetic", "seed": w.input_seed}
+        if ranges:
+            synthetic["ranges"] = ranges
         job: dict[str, Any] = {
             "protocol": PROTOCOL_VERSION,
             "job_id": job_id or self.job_id,
             "artifact": {"path": artifact_path, "sha256": sha256},
             "signature": w.signature,
-            "input": {"kind": "npz", "path": data[0]} if data else {"kind": "synthetic", "seed": w.input_seed},
+            "input": {"kind": "npz", "path": data[0]} if data else synthetic,
             "warmup": w.warmup,
             "threads": w.threads,
             "delegate": w.delegate,

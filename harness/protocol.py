@@ -13,13 +13,14 @@ from typing import Any
 
 import jsonschema
 
+from harness.events import TERMINAL_EVENTS
+
 __all__ = [
     "PROTOCOL_VERSION",
-    "TERMINAL_EVENTS",
-    "ends_job",
     "PROTOCOL_DIR",
     "validate_job",
     "validate_event",
+    "StreamCheck",
     "check_stream",
     "load_vectors",
     "job_from_vector",
@@ -29,14 +30,6 @@ __all__ = [
 
 PROTOCOL_VERSION = 1
 PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "device_apps" / "protocol"
-
-
-TERMINAL_EVENTS = ("finished", "error")  # a job's stream ends with exactly one of these
-
-
-def ends_job(events: list[dict[str, Any]]) -> bool:
-    """True if the stream's last event is `finished` or `error` (the runner completed its duty)."""
-    return bool(events) and events[-1].get("event") in TERMINAL_EVENTS
 
 
 class ProtocolError(ValueError):
@@ -49,8 +42,16 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def _validate(name: str, document: Any) -> None:
-    error = jsonschema.exceptions.best_match(_validator(name).iter_errors(document))
+@functools.cache
+def _event_validators() -> dict[str, jsonschema.Draft202012Validator]:
+    """One validator per event type (the schema's `oneOf` branches), so a bad event names its own fault."""
+    schema = json.loads((PROTOCOL_DIR / "events.schema.json").read_text())
+    return {branch["properties"]["event"]["const"]: jsonschema.Draft202012Validator(branch)
+            for branch in schema["oneOf"]}
+
+
+def _raise_first(validator: jsonschema.Draft202012Validator, document: Any) -> None:
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         raise ProtocolError(f"{where}: {error.message}")
@@ -58,12 +59,42 @@ def _validate(name: str, document: Any) -> None:
 
 def validate_job(job: Any) -> None:
     """Raise ProtocolError naming the first offending field of an invalid job."""
-    _validate("job.schema.json", job)
+    _raise_first(_validator("job.schema.json"), job)
 
 
 def validate_event(event: Any) -> None:
     """Raise ProtocolError for an event line that breaks events.schema.json."""
-    _validate("events.schema.json", event)
+    kind = event.get("event") if isinstance(event, dict) else None
+    branch = _event_validators().get(kind) if isinstance(kind, str) else None
+    _raise_first(branch or _validator("events.schema.json"), event)
+
+
+class StreamCheck:
+    """Checks one job's events as they arrive: schema, the job's own id, `started` first, nothing after the end.
+
+    Call it on each event; it raises ProtocolError naming the event's position and fault.
+    """
+
+    def __init__(self, job_id: str):
+        self.job_id, self.count, self.ended = job_id, 0, False
+
+    def __call__(self, event: Any) -> None:
+        where = f"event {self.count}"
+        self.count += 1
+        try:
+            validate_event(event)
+        except ProtocolError as exc:
+            raise ProtocolError(f"{where} ({_kind(event)}): {exc}") from exc
+        if event["job_id"] != self.job_id:
+            raise ProtocolError(f"{where} ({event['event']}): job_id {event['job_id']!r}, expected {self.job_id!r}")
+        if self.ended or (self.count == 1) != (event["event"] == "started"):
+            raise ProtocolError(f"{where} ({event['event']}): out of order (a stream is started, ..., "
+                                "then one finished or error)")
+        self.ended = event["event"] in TERMINAL_EVENTS
+
+
+def _kind(event: Any) -> str:
+    return str(event.get("event", "no event field")) if isinstance(event, dict) else type(event).__name__
 
 
 def check_stream(events: Iterable[dict[str, Any]], expect: dict[str, Any]) -> list[str]:

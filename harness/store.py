@@ -1,6 +1,6 @@
 """The results store: one directory per run, Parquet per job, DuckDB over all runs.
 
-Layout (format version 1):
+Layout (the records and their format history: harness/records.py):
 
     <root>/runs/<run_id>/manifest.json                 run metadata and status (replaced atomically)
     <root>/runs/<run_id>/jobs/<job_id>/result.parquet  one row: job identity, latency stats, energy, ...
@@ -11,10 +11,8 @@ Layout (format version 1):
 
 A run is `running` until its last job is stored, then `complete` (or `failed` / `interrupted`). Job
 files are written once, through a temp file and a link that refuses to replace anything; only the
-manifest's status fields change after creation.
-
-Format history:
-- 1 (2026-11): first version.
+manifest's status fields change after creation. Runs of an older format are read through the
+upgrade functions of harness.records, so every reader sees the current format.
 """
 
 from __future__ import annotations
@@ -32,13 +30,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.devices.base import Sample
+from harness.events import Sample
 from harness.errors import ResultFormatError, UserError
+from harness.records import FORMAT_VERSION, RUN_STATUSES, RunManifest, result_table, upgrade_results
 
 __all__ = ["FORMAT_VERSION", "Store", "RunWriter", "utc_now"]
-
-FORMAT_VERSION = 1
-RUN_STATUSES = ("running", "complete", "failed", "interrupted")
 _EVENT_COLUMNS = {
     "seq": pa.int64(), "stream": pa.string(), "event": pa.string(), "idx": pa.int64(), "warmup": pa.bool_(),
     "start_ns": pa.int64(), "end_ns": pa.int64(), "latency_ms": pa.float64(), "loss": pa.float64(),
@@ -52,6 +48,11 @@ _SAMPLE_SCHEMA = pa.schema([
 
 def utc_now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Check `manifest` against the typed record, then replace the file atomically."""
+    _write_json_atomic(path, RunManifest.from_dict(manifest, str(path)).to_dict())
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -114,10 +115,9 @@ class RunWriter:
         job_dir.mkdir(parents=True)
         _write_parquet_once(job_dir / "events.parquet", _events_table(self.run_id, job_id, events))
         _write_parquet_once(job_dir / "samples.parquet", _samples_table(self.run_id, job_id, samples))
-        row = {"run_id": self.run_id, **result}
-        _write_parquet_once(job_dir / "result.parquet", pa.Table.from_pylist([row]))
+        _write_parquet_once(job_dir / "result.parquet", result_table({"run_id": self.run_id, **result}))
         self.manifest["jobs_done"] += 1
-        _write_json_atomic(self.dir / "manifest.json", self.manifest)
+        _write_manifest(self.dir / "manifest.json", self.manifest)
 
     def finish(self, status: str) -> None:
         if status not in RUN_STATUSES[1:]:
@@ -125,7 +125,7 @@ class RunWriter:
         if status == "complete" and self.manifest["jobs_done"] != self.manifest["jobs_planned"]:
             raise ValueError("a run is complete only after its last job")
         self.manifest.update(status=status, finished_utc=utc_now())
-        _write_json_atomic(self.dir / "manifest.json", self.manifest)
+        _write_manifest(self.dir / "manifest.json", self.manifest)
 
 
 class Store:
@@ -144,24 +144,29 @@ class Store:
             run_dir.mkdir(parents=True, exist_ok=False)
         except OSError as exc:
             raise UserError(f"cannot create a run under {self.runs_dir}: {exc.strerror}") from exc
-        manifest = {
-            **metadata, "format_version": FORMAT_VERSION, "run_id": run_id, "created_utc": utc_now(),
-            "finished_utc": None, "status": "running", "jobs_planned": jobs_planned, "jobs_done": 0,
-        }
+        manifest = RunManifest(**{
+            "git_commit": None, "host": {}, "packages": {}, "devices": [], "artifacts": {}, "conditions": {},
+            **metadata, "run_id": run_id, "created_utc": utc_now(), "status": "running",
+            "jobs_planned": jobs_planned, "jobs_done": 0}).to_dict()
         _write_json_atomic(run_dir / "manifest.json", manifest)
         return RunWriter(run_dir, manifest)
 
     def _read_manifest(self, path: Path) -> dict[str, Any]:
+        """The run's manifest as the current format (older formats upgraded), as a dict."""
         try:
             manifest = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ResultFormatError(f"{path}: unreadable manifest ({exc})") from exc
-        version = manifest.get("format_version")
-        if not isinstance(version, int) or version < 1:
-            raise ResultFormatError(f"{path}: no format_version; not a harness run")
-        if version > FORMAT_VERSION:
-            raise ResultFormatError(f"{path}: format {version} is newer than this harness ({FORMAT_VERSION}); upgrade")
-        return manifest
+        if not isinstance(manifest, dict):
+            raise ResultFormatError(f"{path}: not a harness run manifest")
+        return RunManifest.from_dict(manifest, str(path)).to_dict()
+
+    def _version(self, run_id: str) -> int:
+        """The format version the run was written in (its results are upgraded from it)."""
+        try:
+            return int(json.loads((self.runs_dir / run_id / "manifest.json").read_text())["format_version"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ResultFormatError(f"{run_id}: unreadable manifest ({exc})") from exc
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run's manifest, oldest first."""
@@ -195,9 +200,15 @@ class Store:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def results(self, run_ref: str) -> pd.DataFrame:
-        """One row per stored job of a run, in plan order."""
-        frame = self._read(run_ref, "result")
-        return frame.sort_values("order", ignore_index=True) if "order" in frame else frame
+        """One row per stored job of a run, in plan order, in the current result schema."""
+        run_id = self.resolve(run_ref)
+        version = self._version(run_id)
+        tables = [upgrade_results(pq.read_table(p), version)
+                  for p in sorted((self.runs_dir / run_id).glob("jobs/*/result.parquet"))]
+        if not tables:
+            return pd.DataFrame()
+        frame = pa.concat_tables(tables).to_pandas()
+        return frame.sort_values("order", ignore_index=True)
 
     def events(self, run_ref: str, job_id: str | None = None) -> pd.DataFrame:
         return self._read(run_ref, "events", job_id)

@@ -57,13 +57,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from harness.devices.capabilities import CONDITIONS, DELEGATES, RUNNERS
 from harness.errors import UserError
 
-__all__ = ["Suite", "Workload", "InducedCondition", "load_suite", "parse_suite", "DEFAULT_SUITE", "RUNNERS"]
+__all__ = ["Suite", "Workload", "InducedCondition", "load_suite", "parse_suite", "DEFAULT_SUITE"]
 
 DEFAULT_SUITE = Path(__file__).resolve().parent.parent / "suites" / "default.toml"
-DELEGATES = ("cpu", "xnnpack", "nnapi", "gpu", "coreml-ane", "coreml-cpu")
-RUNNERS = ("companion", "benchmark_model")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,8 +152,7 @@ def _workload(table: Any, where: str) -> Workload:
         raise UserError(f"{where}: delegate must be one of {', '.join(DELEGATES)}, not {table['delegate']!r}")
     if _typed(table, "runner", str, where, "companion") not in RUNNERS:
         raise UserError(f"{where}: runner must be one of {', '.join(RUNNERS)}, not {table['runner']!r}")
-    if table.get("runner") == "benchmark_model":
-        _check_benchmark_model(table, signature, where)
+    _check_runner(table, signature, where)
     for key in ("data", "background"):
         _typed(table, key, str, where)
     if "data" in table:
@@ -174,12 +172,12 @@ def _workload(table: Any, where: str) -> Workload:
 
 
 def _check_data(spec: str, signature: str, where: str) -> None:
-    from models.har.bench_data import parse_spec  # numpy only: no TensorFlow to read a suite
+    from models.tasks import check_data  # the task named by the spec's prefix; no TensorFlow to read a suite
 
     if signature != "train":
         raise UserError(f"{where}: data belongs to a train workload (it personalizes on that person's data)")
     try:
-        parse_spec(spec)
+        check_data(spec)
     except ValueError as exc:
         raise UserError(f"{where}: {exc}") from exc
 
@@ -192,16 +190,17 @@ def _check_background(workloads: tuple[Workload, ...], origin: str) -> None:
                             f"of this suite (train workloads: {', '.join(sorted(train)) or 'none'})")
 
 
-def _check_benchmark_model(table: dict[str, Any], signature: str, where: str) -> None:
-    from harness.devices.android.runner import BENCHMARK_MODEL_DELEGATES  # adbutils only when asked for
-
-    if signature != "infer":
-        raise UserError(f"{where}: runner 'benchmark_model' runs only infer workloads (it cannot train), "
-                        f"not {signature!r}; use runner = 'companion'")
+def _check_runner(table: dict[str, Any], signature: str, where: str) -> None:
+    """The workload's runner (from the vocabulary) runs its signature and delegate on some device."""
+    runner = RUNNERS[table.get("runner", "companion")]
+    if signature not in runner.signatures:
+        raise UserError(f"{where}: runner {runner.name!r} runs only {'/'.join(runner.signatures)} workloads "
+                        f"(it cannot {'train' if signature == 'train' else signature}), not {signature!r}; "
+                        "use runner = 'companion'")
     delegate = table.get("delegate", "xnnpack")
-    if delegate not in BENCHMARK_MODEL_DELEGATES:
-        raise UserError(f"{where}: runner 'benchmark_model' has no delegate {delegate!r}; "
-                        f"use one of {', '.join(BENCHMARK_MODEL_DELEGATES)}")
+    if delegate not in runner.delegates:
+        raise UserError(f"{where}: runner {runner.name!r} has no delegate {delegate!r}; "
+                        f"use one of {', '.join(runner.delegates)}")
 
 
 def _benchmark_model(data: dict[str, Any], workloads: tuple[Workload, ...], origin: str) -> Path | None:
@@ -235,8 +234,9 @@ def _screen(value: Any, key: str) -> bool:
     return value == "off"
 
 
-# Suite key -> (device condition, check turning the suite value into "induce it?"), in induce order:
-# idle last, because Doze only enters deep idle unplugged with the screen off.
+# Suite key -> (device condition, check turning the suite value into "induce it?"; None: the value is the
+# condition's own, checked by the vocabulary), in induce order: idle last, because Doze only enters deep
+# idle unplugged with the screen off.
 _CONDITION_KEYS: dict[str, tuple[str, Any]] = {
     "unplugged": ("unplugged", _flag),
     "battery_level": ("battery_level", None),
@@ -252,8 +252,6 @@ def _conditions(table: Any, origin: str) -> tuple[InducedCondition, ...]:
     if not isinstance(table, dict):
         raise UserError(f"{where}: must be a table, e.g. [conditions] unplugged = true")
     _check_keys(table, set(_CONDITION_KEYS), where)
-    from harness.devices.android.conditions import CONDITIONS  # the backend's own value checks
-
     induced: list[InducedCondition] = []
     for key, (name, check) in _CONDITION_KEYS.items():
         if key not in table:
@@ -261,7 +259,7 @@ def _conditions(table: Any, origin: str) -> tuple[InducedCondition, ...]:
         value = table[key]
         try:
             if check is None:
-                CONDITIONS[name].apply(value)  # raises UserError naming the key on a bad value
+                CONDITIONS[name].check(value)  # raises UserError naming the key on a bad value
             elif not check(value, key):
                 continue  # e.g. unplugged = false: the device's normal state, nothing to induce
         except UserError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
+from harness.events import TIMED
 from harness.jsonable import jsonable
 from harness.store import Store
 
@@ -54,7 +55,7 @@ def build_trace(store: Store, run_ref: str) -> dict[str, Any]:
         out.append({"ph": "X", "pid": pid, "tid": _JOBS_TID, "name": f"{job['variant']} · {job['workload']}",
                     "cat": "job", "ts": us(start), "dur": (end - start) / 1000,
                     "args": {c: jsonable(job[c]) for c in args_cols}})
-        timed = ev[ev["event"].isin(["invoke", "train_step"])]
+        timed = ev[ev["event"].isin(TIMED)]
         for row in timed.itertuples(index=False):
             tid = _STEPS_TID if row.stream == job["job_id"] else _BACKGROUND_TID
             out.append({"ph": "X", "pid": pid, "tid": tid, "name": row.event, "cat": "warmup" if row.warmup

@@ -14,7 +14,7 @@ import numpy as np
 
 from harness.analysis.energy import energy_columns, job_energy
 from harness.analysis.summary import summarize_events
-from harness.devices.base import EnergySource, Sample
+from harness.events import EnergySource, Sample, background_stream
 from harness.store import Store
 
 SOURCES = (EnergySource("model:pixel7", True, kind="modelled"),)
@@ -57,8 +57,12 @@ def _samples(t0_ns: int, t1_ns: int, rate_hz: float, rng: np.random.Generator, b
 
 def write_run(store: Store, *, seed: int, slowdown: Mapping[str, float] | None = None, repetitions: int = 3,
               n: int = 200, suite: str = "synthetic", created: dt.datetime | None = None,
-              rate_hz: float = 10.0, telemetry: bool = True) -> str:
-    """One complete run: every variant × workload × repetition, A B alternation; returns its run id."""
+              rate_hz: float = 10.0, telemetry: bool = True, background_ms: float | None = None) -> str:
+    """One complete run: every variant × workload × repetition, A B alternation; returns its run id.
+
+    With `background_ms`, each infer job is stored with a background train job's events beside it
+    (stream `<job>-bg`, steps of that median), as `background = ...` workloads store them.
+    """
     rng = np.random.default_rng(seed)
     variants = list(MEDIANS_MS)
     jobs = repetitions * len(variants) * len(WORKLOADS)
@@ -72,15 +76,18 @@ def write_run(store: Store, *, seed: int, slowdown: Mapping[str, float] | None =
                 job_id = f"j{order:04d}"
                 median = MEDIANS_MS[variant] * drift * (slowdown or {}).get(variant, 1.0)
                 median *= 3 if signature == "train" else 1
-                events = _events(job_id, rng, median, signature, n, t_ns)
-                samples = _samples(t_ns, events[-1]["t_ns"], rate_hz, rng, 2.0 + median / 5) if telemetry else []
+                own = _events(job_id, rng, median, signature, n, t_ns)
+                beside = (_events(background_stream(job_id), rng, background_ms, "train", n, t_ns)
+                          if background_ms is not None and signature == "infer" else [])
+                samples = _samples(t_ns, own[-1]["t_ns"], rate_hz, rng, 2.0 + median / 5) if telemetry else []
                 row = {"job_id": job_id, "order": order, "model": variant.split("/")[0], "variant": variant,
                        "workload": workload, "signature": signature, "device_id": "sim:pixel7",
-                       "repetition": rep, "threads": 2, "delegate": "xnnpack", **summarize_events(events)}
+                       "repetition": rep, "threads": 2, "delegate": "xnnpack", **summarize_events(own)}
                 idle = [s for s in samples if s.t_ns < t_ns]
-                row.update(energy_columns(*job_energy(SOURCES, idle, samples, events)))
+                row.update(energy_columns(*job_energy(SOURCES, idle, samples, own)))
+                events = own + beside
                 writer.write_job(row, events, samples)
-                t_ns = events[-1]["t_ns"] + 2_000_000_000
+                t_ns = max(e.get("end_ns", e.get("t_ns", 0)) for e in events) + 2_000_000_000
                 order += 1
     if created is not None:
         writer.manifest["created_utc"] = created.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -14,7 +14,8 @@ import pytest
 
 from harness.bench import run_bench
 from harness.devices.android import AndroidDevice
-from harness.devices.android.runner import BenchmarkModelResult, parse_benchmark_model
+from harness.devices.android.runner import benchmark_model_timings, parse_benchmark_model
+from harness.events import AggregateTimings
 from harness.errors import CompanionAppError, UserError
 from harness.store import Store
 from harness.suite import parse_suite
@@ -61,10 +62,10 @@ def _job(path: str, **extra) -> dict:
 
 
 def test_parser_takes_the_measured_loop_not_the_op_profiler_line() -> None:
-    result = BenchmarkModelResult.from_output(_captured(MOBILENET))
-    assert result == BenchmarkModelResult(inference_avg_ms=2950.34, init_ms=17.187, first_inference_ms=3512.391,
-                                          warmup_avg_ms=3512.39, count=50, min_ms=2727.568, max_ms=3189.954,
-                                          std_ms=109.798)
+    result = benchmark_model_timings(_captured(MOBILENET))
+    assert result == AggregateTimings(inference_avg_ms=2950.34, init_ms=17.187, first_inference_ms=3512.391,
+                                      warmup_avg_ms=3512.39, count=50, min_ms=2727.568, max_ms=3189.954,
+                                      std_ms=109.798)
 
 
 def test_parser_reads_prefixed_lines_with_percentile_fields() -> None:
@@ -72,7 +73,7 @@ def test_parser_reads_prefixed_lines_with_percentile_fields() -> None:
     assert out["count"] == 50 and out["min_ms"] == pytest.approx(1238.588) and out["std_ms"] == pytest.approx(2.565)
     assert out["inference_avg_ms"] == pytest.approx(1240.27) and out["init_ms"] == pytest.approx(5.579)
     with pytest.raises(CompanionAppError, match="Inference timings"):
-        BenchmarkModelResult.from_output(_captured(AM62X).split("INFO: Inference timings")[0])
+        benchmark_model_timings(_captured(AM62X).split("INFO: Inference timings")[0])
 
 
 # ------------------------------------------------------------------ suite checks (no device needed)

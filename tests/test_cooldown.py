@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.cooldown import cool_down, read
-from harness.devices.base import Device, Sample
+from harness.devices.base import Device
+from harness.events import Sample
 
 
 class ScriptedDevice(Device):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.devices.base import Artifact, Device, DeviceDescription, Sample
+from harness.devices.base import Artifact, Device, DeviceDescription
+from harness.events import Sample
 from harness.devices.host import HostDevice
 from harness.protocol import check_stream, job_from_vector, load_vectors
 

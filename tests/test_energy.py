@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from harness.analysis import energy as en
-from harness.devices.base import EnergySource, Sample
+from harness.events import EnergySource, Sample
 
 S = 1_000_000_000  # ns per second
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.devices.base import Sample
+from harness.events import Sample
 from harness.errors import ResultFormatError, UserError
 from harness.store import Store
 

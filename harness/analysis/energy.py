@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.devices.base import EnergySource, Sample
+from harness.events import EnergySource, Sample, measured
 
 __all__ = [
     "OK",
@@ -347,8 +347,7 @@ def estimate_energy(samples: Iterable[Sample] | Any, t0_ns: int, t1_ns: int, sou
 
 def measured_window(events: Iterable[Mapping[str, Any]]) -> tuple[int, int, int] | None:
     """(start_ns, end_ns, count) spanned by the measured (non-warm-up) invokes or train steps."""
-    spans = [(e["start_ns"], e["end_ns"]) for e in events
-             if e.get("event") in ("invoke", "train_step") and not e.get("warmup")]
+    spans = [(e["start_ns"], e["end_ns"]) for e in measured(events)]
     if not spans:
         return None
     return min(s for s, _ in spans), max(e for _, e in spans), len(spans)

@@ -12,10 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.events import measured_frame
+
 __all__ = ["RunKPIs", "thermal_fractions", "foreground_latency", "run_kpis"]
-
-_TIMED = ("invoke", "train_step")
-
 
 @dataclasses.dataclass(frozen=True)
 class RunKPIs:
@@ -49,13 +48,10 @@ def thermal_fractions(samples: pd.DataFrame) -> dict[int, float]:
     return {int(level): float(dt[levels == level].sum() / total) for level in np.unique(levels)} if total else {}
 
 
-def _timed(events: pd.DataFrame, kind: str) -> pd.DataFrame:
-    return events[(events["event"] == kind) & (events["warmup"] == False)]  # noqa: E712
-
-
 def foreground_latency(events: pd.DataFrame) -> np.ndarray:
-    """Latencies of invokes that overlapped a train step of another job (same device clock)."""
-    invokes, steps = _timed(events, "invoke"), _timed(events, "train_step")
+    """Latencies of a job's own invokes that overlapped a train step of any stream (a background job
+    beside it; same device clock)."""
+    invokes, steps = measured_frame(events, "invoke"), measured_frame(events, "train_step", own=False)
     if invokes.empty or steps.empty:
         return np.array([])
     spans = steps.sort_values("start_ns")
@@ -98,8 +94,8 @@ def run_kpis(results: pd.DataFrame, events: pd.DataFrame, samples: pd.DataFrame)
     else:
         notes.append("no training job with resolved energy: drain KPIs unavailable")
     gain = {}
-    if "accuracy_gain" in energy_ok:
-        for variant, g in energy_ok.groupby("variant"):
+    if "accuracy_gain" in energy_ok and energy_ok["accuracy_gain"].notna().any():
+        for variant, g in energy_ok.dropna(subset=["accuracy_gain"]).groupby("variant"):
             gain[variant] = float(g["accuracy_gain"].median() / g["energy_joules"].median())
     else:
         notes.append("results carry no accuracy_gain: accuracy per joule unavailable")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.analysis.latency import LatencyStats, latency_stats
-
-if TYPE_CHECKING:
-    from harness.devices.android.runner import BenchmarkModelResult
+from harness.events import AggregateTimings, measured
 
 __all__ = ["summarize_events", "summarize_benchmark_model"]
 
@@ -20,7 +18,7 @@ def summarize_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     optimizer steps for `train`.
     """
     last = events[-1] if events else {}
-    timed = [e for e in events if e.get("event") in ("invoke", "train_step") and not e.get("warmup")]
+    timed = measured(events)
     row: dict[str, Any] = {
         "status": "ok" if last.get("event") == "finished" else "failed",
         "error_code": last.get("code"),
@@ -44,7 +42,7 @@ def summarize_events(events: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def summarize_benchmark_model(result: BenchmarkModelResult) -> dict[str, Any]:
+def summarize_benchmark_model(result: AggregateTimings) -> dict[str, Any]:
     """Result columns from LiteRT `benchmark_model`'s aggregates, labelled `runner = benchmark_model`.
 
     `n`, `mean_ms`, `stdev_ms`, `min_ms`, `max_ms` are the tool's own figures over its measured runs;

@@ -15,6 +15,7 @@ from harness.analysis.kpis import run_kpis
 from harness.dashboards.html import Section, write_page
 from harness.dashboards.pareto import pareto_figure
 from harness.dashboards.timeline import timeline_figure
+from harness.events import measured_frame, own_frame
 from harness.store import Store
 
 __all__ = ["render_runs"]
@@ -24,16 +25,9 @@ def _label(row: pd.Series | dict) -> str:
     return f"{row['variant']} · {row['workload']}"
 
 
-def _own(events: pd.DataFrame) -> pd.DataFrame:
-    """A job's own events, without those of a background job that ran beside it (runs stored before
-    `stream` existed had no background jobs)."""
-    return events[events["stream"] == events["job_id"]] if "stream" in events else events
-
-
 def _latency_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
-    events = _own(events)
-    timed = events[events["event"].isin(["invoke", "train_step"]) & (events["warmup"] == False)]  # noqa: E712
+    timed = measured_frame(events)
     keys = results[["run_id", "job_id", "variant", "workload", "device_id"]]
     timed = timed.merge(keys, on=["run_id", "job_id"])
     for (run_id, device, variant, workload), group in timed.groupby(["run_id", "device_id", "variant", "workload"]):
@@ -46,8 +40,8 @@ def _latency_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
 
 def _loss_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
-    events = _own(events)
-    steps = events[events["event"] == "train_step"].merge(
+    own = own_frame(events)
+    steps = own[own["event"] == "train_step"].merge(
         results[["run_id", "job_id", "variant", "workload", "repetition", "device_id"]], on=["run_id", "job_id"])
     for (run_id, job_id), group in steps.groupby(["run_id", "job_id"]):
         first = group.iloc[0]

@@ -1,7 +1,9 @@
 """The device contract every backend answers (host, sim:<profile>, android:<serial>, ios:<udid>).
 
 Data flows one way: the orchestrator hands a backend staged artifacts and protocol jobs; the backend
-returns raw runner events and raw telemetry samples. Analysis happens elsewhere.
+returns raw runner events and raw telemetry samples. Analysis happens elsewhere. A backend is one
+module with one `Device` subclass (its id `scheme`, its declared `capabilities`, `open` and
+`discover`) and one line in the registry, `harness.devices.BACKENDS`.
 """
 
 from __future__ import annotations
@@ -11,36 +13,20 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from harness.devices.capabilities import Capabilities
+from harness.events import AggregateTimings, EnergySource, Sample
 
 __all__ = [
     "Artifact",
     "Device",
     "DeviceDescription",
-    "EnergySource",
-    "Sample",
     "TelemetrySampler",
     "EventCallback",
 ]
 
 EventCallback = Callable[[dict[str, Any]], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class EnergySource:
-    """One way this device can tell how much energy a job used.
-
-    `name` is one of `odpm`, `fuel_gauge`, `charge_counter`, `iopm`, `rapl`, `model:<profile>`;
-    `available` False comes with `reason` (never a silent zero).
-    """
-
-    name: str
-    available: bool
-    kind: str = "measured"  # "measured" or "modelled"
-    reason: str = ""
-    rate_hz: float | None = None  # nominal sampling rate
-    resolution: str = ""  # e.g. "1 uJ", "1 uAh"
-    counter_wrap: float | None = None  # J; where a cumulative counter wraps to 0 (None: unknown)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,21 +59,6 @@ class Artifact:
     manifest: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-@dataclasses.dataclass(frozen=True)
-class Sample:
-    """One raw telemetry reading. Long format: one channel, one value.
-
-    `t_ns` is the device's monotonic clock where the device stamps it, so samples line up with
-    runner events; `source` names the sensor family (`rapl`, `power_supply`, `thermal_zone`, ...).
-    """
-
-    t_ns: int
-    source: str
-    channel: str
-    value: float
-    unit: str
-
-
 class TelemetrySampler(abc.ABC):
     """Samples beside a running job (on the device, not one round trip per sample).
 
@@ -116,7 +87,22 @@ class TelemetrySampler(abc.ABC):
 class Device(abc.ABC):
     """A place where jobs run. Backends subclass this and pass tests/test_device_contract.py."""
 
+    scheme: ClassVar[str]  # the id scheme: "host", "android" (ids "android:<serial>"), ...
+    capabilities: ClassVar[Capabilities]
     id: str
+
+    @classmethod
+    def open(cls, device_id: str) -> Device:
+        """The device with this id (`<scheme>` or `<scheme>:<rest>`); UserError for a malformed id.
+
+        Every registered backend implements it (the registry opens devices through it).
+        """
+        raise NotImplementedError(f"{cls.__name__} cannot be opened by id ({device_id!r})")
+
+    @classmethod
+    def discover(cls) -> list[Device]:
+        """Every device of this backend reachable now; default: none."""
+        return []
 
     @abc.abstractmethod
     def describe(self) -> DeviceDescription: ...
@@ -143,8 +129,16 @@ class Device(abc.ABC):
         return sampler.stop()
 
     def induce(self, condition: str, value: Any = None) -> None:  # noqa: ARG002
-        """Put the device into a condition (battery level, unplugged, thermal status, idle)."""
+        """Put the device into one of the conditions its capabilities declare."""
         raise NotImplementedError(f"{self.id} cannot induce conditions")
+
+    def stage_benchmark_model(self, binary: Path) -> str:
+        """Stage LiteRT's `benchmark_model` (backends declaring that runner); its path on the device."""
+        raise NotImplementedError(f"{self.id} cannot run LiteRT's benchmark_model binary")
+
+    def run_benchmark_model(self, binary: str, job: dict[str, Any]) -> AggregateTimings:
+        """Run one infer job with a staged `benchmark_model`; aggregates only."""
+        raise NotImplementedError(f"{self.id} cannot run LiteRT's benchmark_model binary")
 
     def restore(self) -> None:
         """Undo every `induce()`; called also on failure and Ctrl-C. Default: nothing was changed."""

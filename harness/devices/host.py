@@ -7,6 +7,7 @@ exposes it readable; otherwise the description says why there is none.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -19,18 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.devices.base import (
-    Artifact,
-    Device,
-    DeviceDescription,
-    EnergySource,
-    EventCallback,
-    Sample,
-    TelemetrySampler,
-)
 from harness.checksum import sha256_file
-from harness.errors import CompanionAppError, DeviceError, DeviceTimeout
-from harness.protocol import ends_job
+from harness.devices.base import Artifact, Device, DeviceDescription, EventCallback, TelemetrySampler
+from harness.devices.capabilities import RUNNERS, Capabilities
+from harness.errors import CompanionAppError, DeviceError, DeviceTimeout, UserError
+from harness.events import EnergySource, Sample, ends_job
 
 __all__ = ["HostDevice", "HostSampler"]
 
@@ -116,7 +110,22 @@ class HostSampler(TelemetrySampler):
 class HostDevice(Device):
     """This computer, running jobs through the reference runner in a subprocess."""
 
-    id = "host"
+    scheme = id = "host"
+    capabilities = Capabilities(
+        formats=("tflite",),
+        runners=(dataclasses.replace(RUNNERS["companion"], description="the reference runner in a worker process",
+                                     delegates=("cpu", "xnnpack"), background=True),),
+    )
+
+    @classmethod
+    def open(cls, device_id: str) -> HostDevice:
+        if device_id != "host":
+            raise UserError(f"bad device id {device_id!r}: this computer is just 'host'")
+        return cls()
+
+    @classmethod
+    def discover(cls) -> list[Device]:
+        return [cls()]
 
     def __init__(self, job_timeout_s: float = 3600.0):
         self._timeout = job_timeout_s

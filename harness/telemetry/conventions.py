@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 
-from harness.devices.base import Sample
+from harness.events import Sample
 from harness.telemetry.battery import RawPowerSupply
 
 __all__ = ["CurrentConvention", "detect_convention", "power_supply_samples", "readings_extra"]

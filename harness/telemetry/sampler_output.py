@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from harness.devices.base import Sample
+from harness.events import Sample
 from harness.errors import DeviceError
 from harness.telemetry.battery import RawPowerSupply, power_supply_from_files
 from harness.telemetry.conventions import CurrentConvention, detect_convention, power_supply_samples

@@ -1,5 +1,8 @@
 """Condition inducers with guaranteed restore: battery unplugged/level, thermal status, idle, screen.
 
+Values are checked by the vocabulary (harness.devices.capabilities.CONDITIONS); this module knows
+the commands that apply and undo each condition on a phone.
+
 Every induced condition is first written to a journal on the phone, then applied; `restore()` undoes
 them newest first and clears the journal. A harness killed outright (SIGKILL, power cut) cannot run
 its `finally`, so opening the device again replays the journal it left behind.
@@ -13,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.devices.android.transport import Shell, sh_join
+from harness.devices.capabilities import CONDITIONS as VOCABULARY
 from harness.errors import DeviceError, UserError
 
 __all__ = ["CONDITIONS", "Condition", "ConditionManager"]
@@ -20,37 +24,25 @@ __all__ = ["CONDITIONS", "Condition", "ConditionManager"]
 
 @dataclasses.dataclass(frozen=True)
 class Condition:
-    """One inducible condition: how to apply it (given a checked value) and the command that undoes it."""
+    """One inducible condition: the command that applies it (given a checked value) and the one that undoes it."""
 
     name: str
     apply: Callable[[Any], list[str]]
     undo: tuple[str, ...]
-    help: str
-
-
-def _level(value: Any) -> list[str]:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-        raise UserError(f"battery_level must be an integer 0..100, got {value!r}")
-    return ["dumpsys", "battery", "set", "level", str(value)]
-
-
-def _thermal(value: Any) -> list[str]:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
-        raise UserError(f"thermal_status must be an integer 0 (none) .. 6 (shutdown), got {value!r}")
-    return ["cmd", "thermalservice", "override-status", str(value)]
 
 
 CONDITIONS: dict[str, Condition] = {
     c.name: c
     for c in (
-        Condition("unplugged", lambda _v: ["dumpsys", "battery", "unplug"], ("dumpsys", "battery", "reset"),
-                  "the framework believes no charger is attached (the fuel gauge still sees USB power)"),
-        Condition("battery_level", _level, ("dumpsys", "battery", "reset"), "the framework reports this level"),
-        Condition("thermal_status", _thermal, ("cmd", "thermalservice", "reset"), "override the thermal status 0..6"),
-        Condition("idle", lambda _v: ["dumpsys", "deviceidle", "force-idle"], ("dumpsys", "deviceidle", "unforce"),
-                  "force Doze deep idle"),
-        Condition("screen_off", lambda _v: ["input", "keyevent", "KEYCODE_SLEEP"], ("input", "keyevent", "KEYCODE_WAKEUP"),
-                  "turn the screen off (turned back on at restore)"),
+        # the fuel gauge still sees USB power after `unplug`: use adb over Wi-Fi for valid energy
+        Condition("unplugged", lambda _v: ["dumpsys", "battery", "unplug"], ("dumpsys", "battery", "reset")),
+        Condition("battery_level", lambda v: ["dumpsys", "battery", "set", "level", str(v)],
+                  ("dumpsys", "battery", "reset")),
+        Condition("thermal_status", lambda v: ["cmd", "thermalservice", "override-status", str(v)],
+                  ("cmd", "thermalservice", "reset")),
+        Condition("idle", lambda _v: ["dumpsys", "deviceidle", "force-idle"], ("dumpsys", "deviceidle", "unforce")),
+        Condition("screen_off", lambda _v: ["input", "keyevent", "KEYCODE_SLEEP"],
+                  ("input", "keyevent", "KEYCODE_WAKEUP")),
     )
 }
 
@@ -67,6 +59,7 @@ class ConditionManager:
         condition = CONDITIONS.get(name)
         if condition is None:
             raise UserError(f"unknown condition {name!r}; known: {', '.join(CONDITIONS)}")
+        VOCABULARY[name].check(value)
         command = condition.apply(value)
         # Journal first: if the harness dies right after applying, the next open still undoes it.
         self.shell.run(f"mkdir -p {sh_join([self._work_dir])} && echo {sh_join([name])} >> {sh_join([self.journal])}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 import time
@@ -10,19 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from harness.checksum import sha256_file
-from harness.devices.android.conditions import ConditionManager
-from harness.devices.android.runner import BenchmarkModelResult, BenchmarkModelRunner, InstrumentationRunner
+from harness.devices.android.conditions import CONDITIONS, ConditionManager
+from harness.devices.android.runner import BENCHMARK_MODEL_DELEGATES, BenchmarkModelRunner, InstrumentationRunner
 from harness.devices.android.sampler import AndroidSampler, SamplerConfig
 from harness.devices.android.staging import DEVICE_ROOT, StagedFile, Stager
-from harness.devices.android.transport import AdbServer, Shell, adb_servers, find_device, sh_join, translate_errors
-from harness.devices.base import Artifact, Device, DeviceDescription, EnergySource, EventCallback, TelemetrySampler
+from harness.devices.android.transport import (AdbServer, Shell, adb_servers, find_device, list_serials, sh_join,
+                                              translate_errors)
+from harness.devices.base import Artifact, Device, DeviceDescription, EventCallback, TelemetrySampler
+from harness.devices.capabilities import RUNNERS, Capabilities
+from harness.events import AggregateTimings, EnergySource
 from harness.errors import DeviceError, UserError
 from harness.telemetry.battery import RawPowerSupply, parse_dumpsys_battery, power_supply_from_files
 from harness.telemetry.conventions import CurrentConvention, detect_convention, readings_extra
 from harness.telemetry.odpm import parse_power_stats
 from harness.telemetry.sampler_output import SAMPLER_SCRIPT
 
-__all__ = ["AndroidDevice", "parse_getprop"]
+__all__ = ["AndroidDevice", "discover_android", "parse_getprop"]
 
 POWER_STATS = "android.hardware.power.stats.IPowerStats/default"
 PS_DIR = "/sys/class/power_supply/battery"
@@ -43,6 +47,15 @@ def parse_getprop(text: str) -> dict[str, str]:
 class AndroidDevice(Device):
     """A phone reached through an adb server (local, remote lab host, or adb over Wi-Fi)."""
 
+    scheme = "android"
+    capabilities = Capabilities(
+        formats=("tflite",),
+        runners=(dataclasses.replace(RUNNERS["companion"], description="the companion app (am instrument)",
+                                     delegates=("cpu", "xnnpack", "nnapi", "gpu")),
+                 dataclasses.replace(RUNNERS["benchmark_model"], delegates=tuple(BENCHMARK_MODEL_DELEGATES))),
+        conditions=tuple(CONDITIONS),
+    )
+
     def __init__(self, serial: str, servers: Sequence[AdbServer] | None = None, *, work_dir: str = DEVICE_ROOT,
                  sample_interval_s: float = 0.1, job_timeout_s: float = 3600.0):
         if not serial or any(c.isspace() for c in serial):
@@ -61,6 +74,14 @@ class AndroidDevice(Device):
         self._description: DeviceDescription | None = None
         # A run killed outright left its conditions on the phone: undo them before anything else.
         self.recovered = self.conditions.restore() if self.conditions.pending() else []
+
+    @classmethod
+    def open(cls, device_id: str) -> AndroidDevice:
+        return cls(device_id.partition(":")[2])
+
+    @classmethod
+    def discover(cls) -> list[Device]:
+        return list(discover_android())
 
     # ---------------------------------------------------------------- describe
 
@@ -148,7 +169,7 @@ class AndroidDevice(Device):
         self.stager.stage([staged])
         return staged.device_path
 
-    def run_benchmark_model(self, binary: str, job: dict[str, Any]) -> BenchmarkModelResult:
+    def run_benchmark_model(self, binary: str, job: dict[str, Any]) -> AggregateTimings:
         """Run one infer job with a staged `benchmark_model` (see `stage_benchmark_model`); aggregates only."""
         return self.benchmark_model.run(binary, job)
 
@@ -188,6 +209,11 @@ class AndroidDevice(Device):
                     raise DeviceError(f"could not connect to {serial} over Wi-Fi")
                 time.sleep(0.5)
         return serial
+
+
+def discover_android(extra_servers: Sequence[str] = ()) -> list[AndroidDevice]:
+    """Every online phone on the local adb server and the configured remote ones."""
+    return [AndroidDevice(serial, [server]) for server, serial in list_serials(adb_servers(extra_servers))]
 
 
 def _kv_lines(text: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ so events stream back over the one `am instrument -w -r` shell while the job run
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import posixpath
 import re
@@ -19,11 +18,11 @@ from typing import Any
 from harness.devices.android.transport import Shell, sh_join
 from harness.devices.base import EventCallback
 from harness.errors import CompanionAppError, DeviceError, UserError
-from harness.protocol import ends_job
+from harness.events import AggregateTimings, ends_job
 
 __all__ = [
-    "BENCHMARK_MODEL_DELEGATES", "RUNNER_COMPONENT", "BenchmarkModelResult", "BenchmarkModelRunner",
-    "InstrumentationRunner", "benchmark_model_command", "parse_benchmark_model", "parse_status_line",
+    "BENCHMARK_MODEL_DELEGATES", "RUNNER_COMPONENT", "BenchmarkModelRunner", "InstrumentationRunner",
+    "benchmark_model_command", "benchmark_model_timings", "parse_benchmark_model", "parse_status_line",
 ]
 
 RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"
@@ -131,28 +130,15 @@ def benchmark_model_command(binary: str, graph: str, threads: int, runs: int, wa
     return sh_join(args)
 
 
-@dataclasses.dataclass(frozen=True)
-class BenchmarkModelResult:
-    """What one `benchmark_model` run reports: aggregates in ms, no per-invoke latencies."""
-
-    inference_avg_ms: float
-    init_ms: float | None
-    first_inference_ms: float | None
-    warmup_avg_ms: float | None
-    count: int | None  # measured runs
-    min_ms: float | None
-    max_ms: float | None
-    std_ms: float | None  # the tool's standard deviation over the measured runs
-
-    @classmethod
-    def from_output(cls, text: str) -> BenchmarkModelResult:
-        stats = parse_benchmark_model(text)
-        if "inference_avg_ms" not in stats:
-            raise CompanionAppError(f"benchmark_model printed no 'Inference (avg)': {text.strip()[-300:]!r}")
-        count = stats.get("count")
-        return cls(stats["inference_avg_ms"], stats.get("init_ms"), stats.get("first_inference_ms"),
-                   stats.get("warmup_avg_ms"), int(count) if count is not None else None,
-                   stats.get("min_ms"), stats.get("max_ms"), stats.get("std_ms"))
+def benchmark_model_timings(text: str) -> AggregateTimings:
+    """The aggregates of one `benchmark_model` run's output (see `parse_benchmark_model`)."""
+    stats = parse_benchmark_model(text)
+    if "inference_avg_ms" not in stats:
+        raise CompanionAppError(f"benchmark_model printed no 'Inference (avg)': {text.strip()[-300:]!r}")
+    count = stats.get("count")
+    return AggregateTimings(stats["inference_avg_ms"], stats.get("init_ms"), stats.get("first_inference_ms"),
+                            stats.get("warmup_avg_ms"), int(count) if count is not None else None,
+                            stats.get("min_ms"), stats.get("max_ms"), stats.get("std_ms"))
 
 
 class BenchmarkModelRunner:
@@ -161,7 +147,7 @@ class BenchmarkModelRunner:
     def __init__(self, shell: Shell, timeout_s: float = 3600.0):
         self.shell, self.timeout_s = shell, timeout_s
 
-    def run(self, binary: str, job: dict[str, Any]) -> BenchmarkModelResult:
+    def run(self, binary: str, job: dict[str, Any]) -> AggregateTimings:
         if job["signature"] != "infer":
             raise UserError(f"benchmark_model runs only infer jobs, not {job['signature']!r} (job {job['job_id']})")
         command = benchmark_model_command(binary, job["artifact"]["path"], job["threads"], job["iterations"],
@@ -171,4 +157,4 @@ class BenchmarkModelRunner:
             tail = (result.stderr + result.stdout).strip()[-300:]
             raise CompanionAppError(f"benchmark_model exited {result.returncode} on job {job['job_id']}: {tail}")
         # The tool logs to stderr on some builds (TFLite's logging) and stdout on others.
-        return BenchmarkModelResult.from_output(result.stdout + "\n" + result.stderr)
+        return benchmark_model_timings(result.stdout + "\n" + result.stderr)

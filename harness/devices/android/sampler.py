@@ -12,7 +12,8 @@ import os
 import posixpath
 
 from harness.devices.android.transport import Shell, sh_join
-from harness.devices.base import Sample, TelemetrySampler
+from harness.devices.base import TelemetrySampler
+from harness.events import Sample
 from harness.errors import DeviceError
 from harness.telemetry.conventions import CurrentConvention
 from harness.telemetry.sampler_output import SamplerOutput, parse_sampler_output

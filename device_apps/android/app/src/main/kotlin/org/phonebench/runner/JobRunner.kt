@@ -10,8 +10,9 @@ class JobFailed(val code: String, message: String) : Exception(message)
 /** A loaded model with named signatures; the LiteRT implementation is [LiteRtEngine], tests use fakes. */
 interface Model : AutoCloseable {
     val signatures: Set<String>
-    /** Fill the inputs of [signature] from [seed] (synthetic, uniform [-1, 1), labels uniform over classes). */
-    fun prepareSynthetic(signature: String, seed: Long, batchSize: Int?)
+    /** Fill the inputs of [signature] from [seed]: each input uniform in its [ranges] entry [low, high),
+     *  else floats in [-1, 1) and integers over the classes of `infer` (protocol README, duty 7). */
+    fun prepareSynthetic(signature: String, seed: Long, batchSize: Int?, ranges: Map<String, Pair<Double, Double>>)
     fun invoke(signature: String)
     /** The `train` signature's loss output after an invoke. */
     fun loss(): Double
@@ -57,7 +58,7 @@ class JobRunner(private val loader: ModelLoader, private val clock: Clock, priva
     }
 
     private fun infer(job: Job, model: Model, emit: (JsonObject) -> Unit): JsonObject {
-        model.prepareSynthetic("infer", job.inputSeed ?: 0, null)
+        model.prepareSynthetic("infer", job.inputSeed ?: 0, null, job.inputRanges)
         for (i in 0 until job.warmup) emit(timed(job, i, true) { model.invoke("infer") })
         val minNs = (job.minDurationS * 1e9).toLong()
         var measured = 0
@@ -76,7 +77,7 @@ class JobRunner(private val loader: ModelLoader, private val clock: Clock, priva
     private fun train(job: Job, model: Model, emit: (JsonObject) -> Unit): JsonObject {
         val batch = model.trainBatchSize()
         if (batch != job.trainBatch) throw JobFailed("input_mismatch", "train signature has batch $batch, job asks ${job.trainBatch}")
-        model.prepareSynthetic("train", job.inputSeed ?: 0, batch)
+        model.prepareSynthetic("train", job.inputSeed ?: 0, batch, job.inputRanges)
         val total = job.warmup + job.trainSteps!!
         for (step in 0 until total) {
             val start = clock.nanos()

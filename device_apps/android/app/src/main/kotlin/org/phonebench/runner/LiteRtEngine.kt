@@ -35,16 +35,21 @@ private class LiteRtModel(private val interpreter: Interpreter, private val clos
     private val outputs = mutableMapOf<String, MutableMap<String, Any>>()
     override val signatures: Set<String> = interpreter.signatureKeys.toSet()
 
-    override fun prepareSynthetic(signature: String, seed: Long, batchSize: Int?) {
+    override fun prepareSynthetic(signature: String, seed: Long, batchSize: Int?, ranges: Map<String, Pair<Double, Double>>) {
         val random = Random(seed)
         val classes = interpreter.getOutputTensorFromSignature(interpreter.getSignatureOutputs("infer").first(), "infer").shape().last()
         inputs[signature] = interpreter.getSignatureInputs(signature).associateWithTo(mutableMapOf()) { name ->
             val tensor = interpreter.getInputTensorFromSignature(name, signature)
             val buffer = ByteBuffer.allocateDirect(tensor.numBytes()).order(ByteOrder.nativeOrder())
-            if (tensor.dataType().name.startsWith("INT")) {
-                repeat(tensor.numElements()) { buffer.putInt(random.nextInt(classes)) }
+            val integer = tensor.dataType().name.startsWith("INT")
+            val (low, high) = ranges[name] ?: if (integer) 0.0 to classes.toDouble() else -1.0 to 1.0
+            if (high <= low) throw JobFailed("input_mismatch", "input $name: no values in range [$low, $high)")
+            if (integer) {
+                val first = Math.ceil(low).toInt()
+                val count = Math.ceil(high).toInt() - first
+                repeat(tensor.numElements()) { buffer.putInt(first + random.nextInt(count)) }
             } else {
-                repeat(tensor.numElements()) { buffer.putFloat(random.nextFloat() * 2f - 1f) }
+                repeat(tensor.numElements()) { buffer.putFloat((low + random.nextDouble() * (high - low)).toFloat()) }
             }
             buffer.rewind(); buffer
         }

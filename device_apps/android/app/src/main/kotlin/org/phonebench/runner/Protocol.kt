@@ -1,6 +1,7 @@
 package org.phonebench.runner
 
 import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
@@ -23,6 +24,8 @@ data class Job(
     val artifactSha256: String,
     val signature: String,
     val inputSeed: Long?,
+    /** Synthetic input ranges [low, high) by input name (the task's input spec); protocol README duty 7. */
+    val inputRanges: Map<String, Pair<Double, Double>>,
     val inputNpz: String?,
     val warmup: Int,
     val iterations: Int?,
@@ -72,10 +75,15 @@ fun parseJob(text: String): Job {
     val steps = train?.int("steps")
     val batch = train?.int("batch_size")
     if (train != null && ((steps ?: 0) < 1 || (batch ?: 0) < 1)) throw BadJob("train.steps and train.batch_size must be >= 1")
+    val ranges = (input["ranges"] as? JsonObject ?: JsonObject(emptyMap())).mapValues { (name, value) ->
+        val pair = (value as? JsonArray)?.mapNotNull { (it as? JsonPrimitive)?.doubleOrNull }
+        if (pair == null || pair.size != 2) throw BadJob("input.ranges.$name must be [low, high]")
+        pair[0] to pair[1]
+    }
     val minDuration = (root["min_duration_s"] as? JsonPrimitive)?.doubleOrNull ?: 0.0
     if (minDuration < 0) throw BadJob("min_duration_s must be >= 0")
     return Job(jobId, artifact.string("path"), sha, signature,
-        input.long("seed").takeIf { kind == "synthetic" }, input["path"]?.let { (it as JsonPrimitive).content },
+        input.long("seed").takeIf { kind == "synthetic" }, ranges, input["path"]?.let { (it as JsonPrimitive).content },
         warmup, iterations, minDuration, steps, batch, threads, delegate)
 }
 

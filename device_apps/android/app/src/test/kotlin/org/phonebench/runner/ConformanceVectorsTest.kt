@@ -24,7 +24,7 @@ class ConformanceVectorsTest {
 
     private class FakeModel(private val batch: Int) : Model {
         override val signatures = setOf("infer", "train", "get_weights", "set_weights")
-        override fun prepareSynthetic(signature: String, seed: Long, batchSize: Int?) {}
+        override fun prepareSynthetic(signature: String, seed: Long, batchSize: Int?, ranges: Map<String, Pair<Double, Double>>) {}
         override fun invoke(signature: String) { Thread.sleep(1) }
         override fun loss() = 0.5
         override fun weights() = mapOf("head/bias" to ByteArray(16), "head/kernel" to ByteArray(64))
