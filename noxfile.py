@@ -24,9 +24,19 @@ def install(session: nox.Session, *extras: str) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite without the slow tests (CI runs this)."""
-    install(session, "build", "test")
+    """The architecture contract and lint, then the test suite without the slow tests (CI runs this)."""
+    install(session, "build", "test", "lint")
+    session.run("lint-imports")
+    session.run("ruff", "check", ".")
     session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Only the import contract (pyproject [tool.importlinter]) and ruff."""
+    install(session, "lint")
+    session.run("lint-imports")
+    session.run("ruff", "check", ".")
 
 
 @nox.session

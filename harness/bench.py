@@ -298,15 +298,16 @@ def _restore_all(devices: Sequence[Device]) -> list[str]:
     return failures
 
 
-def _metadata(suite: Suite, suite_path: Path | None, descriptions: Sequence[DeviceDescription],
-              artifacts: dict[str, Artifact]) -> dict[str, Any]:
+def _metadata(suite: Suite, suite_path: Path | None, devices: dict[str, Device],
+              descriptions: dict[str, DeviceDescription], artifacts: dict[str, Artifact]) -> dict[str, Any]:
     return {
         "suite": {"name": suite.name, "path": str(suite_path) if suite_path else None, "source": suite.source},
         "git_commit": git_commit(),
         "host": host_info(),
         "packages": package_versions(),
-        "devices": [d.to_dict() for d in descriptions],
+        "devices": [{**descriptions[d].to_dict(), "capabilities": devices[d].capabilities.to_dict()} for d in devices],
         "artifacts": {name: a.manifest for name, a in artifacts.items()},
+        "conditions": {c.name: c.value for c in suite.conditions},
     }
 
 
@@ -335,11 +336,11 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
         # described once, before anything is induced: the manifest shows each device as it was
         descriptions = {d: dev.describe() for d, dev in devices.items()}
         targets = {d: _prepare(dev, descriptions[d], plan, suite, artifacts, data) for d, dev in devices.items()}
-        metadata = _metadata(suite, suite_path, list(descriptions.values()), artifacts)
+        metadata = _metadata(suite, suite_path, devices, descriptions, artifacts)
         for device in devices.values():
             for condition in suite.conditions:
                 device.induce(condition.name, condition.value)
-        writer = store.create_run({**metadata, "conditions": {c.name: c.value for c in suite.conditions}}, len(plan))
+        writer = store.create_run(metadata, len(plan))
         for job in plan:
             row, events, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite, reporter)
             writer.write_job(row, events, samples)

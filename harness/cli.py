@@ -154,7 +154,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         _print_json({"run": manifest, "jobs": jobs})
         return 0
     out.print(f"run {manifest['run_id']} · suite {manifest['suite']['name']} · {manifest['status']} · "
-              f"{manifest['jobs_done']}/{manifest['jobs_planned']} jobs · commit {manifest.get('git_commit', '?')[:12]}")
+              f"{manifest['jobs_done']}/{manifest['jobs_planned']} jobs · commit {(manifest['git_commit'] or '?')[:12]}")
     for d in manifest["devices"]:
         out.print(f"device {d['id']}: {d['model']} · {d['soc']} · {d['os']}")
     if jobs:

@@ -1,0 +1,1 @@
+"""Device backends that exist only in the tests (each one module, joined by one registry line)."""
