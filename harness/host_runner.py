@@ -79,8 +79,8 @@ def _synthetic(name: str, details: dict[str, Any], rng: np.random.Generator, sou
     floating = np.issubdtype(dtype, np.floating)
     low, high = source.get("ranges", {}).get(name, (-1.0, 1.0) if floating else (0, classes))
     if not high > low:
-        raise JobFailed("input_mismatch", f"input {name!r}: no values in range [{low}, {high})"
-                                          + ("" if name in source.get("ranges", {}) else " (give input.ranges)"))
+        raise JobFailed("bad_job" if name in source.get("ranges", {}) else "input_mismatch",
+                        f"input {name!r}: no values in range [{low}, {high})")
     if floating:
         return rng.uniform(low, high, shape).astype(dtype)
     return rng.integers(int(np.ceil(low)), int(np.ceil(high)), shape, dtype=dtype)

@@ -1,19 +1,23 @@
 """The contract every device backend passes (DESIGN: "The device contract").
 
-Backends join by adding a fixture name to BACKENDS that yields an open `Device`.
+Backends join by adding a fixture name to BACKENDS that yields an open `Device`; every backend in the
+registry (`harness.devices.BACKENDS`) must declare a scheme and capabilities from the vocabulary.
 """
 
 from __future__ import annotations
 
 import pytest
+from tests.backends.loopback import LoopbackDevice
 
+from harness import devices
 from harness.devices.base import Artifact, Device, DeviceDescription
-from harness.events import Sample
+from harness.devices.capabilities import CONDITIONS, DELEGATES, FORMATS, RUNNERS
 from harness.devices.host import HostDevice
+from harness.events import Sample
 from harness.protocol import check_stream, job_from_vector, load_vectors
 
 UNITS = {"A", "V", "Ah", "J", "C", "%", "bool", "level", "W"}
-BACKENDS = ["host_device"]
+BACKENDS = ["host_device", "loopback_device"]
 
 
 @pytest.fixture
@@ -21,6 +25,24 @@ def host_device():
     device = HostDevice()
     yield device
     device.close()
+
+
+@pytest.fixture
+def loopback_device():
+    device = LoopbackDevice("contract")
+    yield device
+    device.close()
+
+
+@pytest.mark.parametrize("scheme", sorted(devices.BACKENDS))
+def test_every_registered_backend_declares_its_capabilities(scheme):
+    cls = devices.backend(scheme)
+    assert cls.scheme == scheme and cls.open is not Device.open
+    caps = cls.capabilities
+    assert caps.formats and set(caps.formats) <= set(FORMATS)
+    assert set(caps.conditions) <= set(CONDITIONS)
+    for runner in caps.runners:
+        assert runner.name in RUNNERS and set(runner.delegates) <= set(DELEGATES) and runner.signatures
 
 
 @pytest.fixture(params=BACKENDS)

@@ -43,7 +43,7 @@ private class LiteRtModel(private val interpreter: Interpreter, private val clos
             val buffer = ByteBuffer.allocateDirect(tensor.numBytes()).order(ByteOrder.nativeOrder())
             val integer = tensor.dataType().name.startsWith("INT")
             val (low, high) = ranges[name] ?: if (integer) 0.0 to classes.toDouble() else -1.0 to 1.0
-            if (high <= low) throw JobFailed("input_mismatch", "input $name: no values in range [$low, $high)")
+            if (high <= low) throw JobFailed("input_mismatch", "input $name: no values in range [$low, $high)")  // a default range
             if (integer) {
                 val first = Math.ceil(low).toInt()
                 val count = Math.ceil(high).toInt() - first

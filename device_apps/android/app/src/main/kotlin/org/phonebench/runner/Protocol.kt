@@ -77,7 +77,7 @@ fun parseJob(text: String): Job {
     if (train != null && ((steps ?: 0) < 1 || (batch ?: 0) < 1)) throw BadJob("train.steps and train.batch_size must be >= 1")
     val ranges = (input["ranges"] as? JsonObject ?: JsonObject(emptyMap())).mapValues { (name, value) ->
         val pair = (value as? JsonArray)?.mapNotNull { (it as? JsonPrimitive)?.doubleOrNull }
-        if (pair == null || pair.size != 2) throw BadJob("input.ranges.$name must be [low, high]")
+        if (pair == null || pair.size != 2 || pair[1] <= pair[0]) throw BadJob("input.ranges.$name must be [low, high] with high > low")
         pair[0] to pair[1]
     }
     val minDuration = (root["min_duration_s"] as? JsonPrimitive)?.doubleOrNull ?: 0.0
