@@ -40,9 +40,10 @@ def _store(args: argparse.Namespace):
 def cmd_devices(args: argparse.Namespace) -> int:
     from harness.devices import discover
 
-    descriptions = [d.describe() for d in discover()]
+    found = discover()
+    descriptions = [d.describe() for d in found]
     if args.json:
-        _print_json([d.to_dict() for d in descriptions])
+        _print_json([{**d.to_dict(), "capabilities": dev.capabilities.to_dict()} for d, dev in zip(descriptions, found)])
         return 0
     table = Table(title="Devices")
     for col in ("id", "model", "os", "soc / cpu", "abi", "cores", "battery", "energy sources"):
