@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +62,53 @@ def validate_job(job: Any) -> None:
     _raise_first(_validator("job.schema.json"), job)
 
 
+_TYPES: dict[str, Callable[[Any], bool]] = {
+    "integer": lambda v: type(v) is int,
+    "number": lambda v: type(v) in (int, float),
+    "boolean": lambda v: type(v) is bool,
+    "string": lambda v: type(v) is str,
+}
+
+
+def _property_check(prop: dict[str, Any]) -> Callable[[Any], bool] | None:
+    keys = set(prop) - {"description"}
+    if keys == {"const"}:
+        return lambda v, c=prop["const"]: v == c and type(v) is type(c)
+    if keys <= {"type", "minimum"} and prop.get("type") in _TYPES:
+        is_type, low = _TYPES[prop["type"]], prop.get("minimum")
+        return is_type if low is None else (lambda v: is_type(v) and v >= low)
+    return None
+
+
+@functools.cache
+def _fast_checks() -> dict[str, Callable[[dict[str, Any]], bool]]:
+    """A plain-Python check per event type whose schema branch is flat (invoke, train_step: the hot ones).
+
+    Derived from the schema itself; True means valid. A False sends the event to jsonschema, whose
+    verdict (and message) is the one that counts.
+    """
+    schema = json.loads((PROTOCOL_DIR / "events.schema.json").read_text())
+    out = {}
+    for branch in schema["oneOf"]:
+        checks = {name: _property_check(prop) for name, prop in branch["properties"].items()}
+        if branch.get("additionalProperties") is not False or None in checks.values():
+            continue
+        required, allowed = frozenset(branch["required"]), frozenset(branch["properties"])
+
+        def check(event: dict[str, Any], required=required, allowed=allowed, checks=checks) -> bool:
+            keys = event.keys()
+            return required <= keys and keys <= allowed and all(checks[k](event[k]) for k in keys)
+
+        out[branch["properties"]["event"]["const"]] = check
+    return out
+
+
 def validate_event(event: Any) -> None:
     """Raise ProtocolError for an event line that breaks events.schema.json."""
     kind = event.get("event") if isinstance(event, dict) else None
+    fast = _fast_checks().get(kind) if isinstance(kind, str) else None
+    if fast is not None and fast(event):
+        return
     branch = _event_validators().get(kind) if isinstance(kind, str) else None
     _raise_first(branch or _validator("events.schema.json"), event)
 

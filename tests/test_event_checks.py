@@ -69,3 +69,23 @@ def test_stream_check_names_the_event_and_its_fault(events, words):
     with pytest.raises(ProtocolError, match=words):
         for event in events():
             check(event)
+
+
+def test_the_fast_event_check_never_passes_what_the_schema_refuses():
+    from harness.protocol import _event_validators, _fast_checks
+
+    good = {"invoke": _stream("j1", {"latency_ms": 1.0})[1],
+            "train_step": {"event": "train_step", "job_id": "j1", "step": 0, "warmup": True, "start_ns": 1,
+                           "end_ns": 2, "latency_ms": 0.5, "loss": 1.5},
+            "thermal": {"event": "thermal", "job_id": "j1", "t_ns": 5, "state": "NONE"}}
+    assert set(_fast_checks()) == set(good)
+    for kind, event in good.items():
+        fast, schema = _fast_checks()[kind], _event_validators()[kind]
+        variants = [event, {**event, "extra": 1}]
+        variants += [{k: v for k, v in event.items() if k != drop} for drop in event]
+        for key in event:
+            variants += [{**event, key: bad} for bad in (None, "1", 1.5, -1, True, [])]
+        for variant in variants:
+            if fast(variant):
+                assert schema.is_valid(variant), variant
+        assert fast(event)
