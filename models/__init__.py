@@ -1,4 +1,7 @@
-"""Model zoo and personalization pipeline: builds TFLite artifacts (+ manifest.json) by variant name.
+"""Model zoo and personalization pipeline: tasks (`models.tasks`) and their variants, built by name into
+TFLite / Core ML artifacts with a typed manifest.json (`models.zoo`).
 
-TensorFlow is imported only inside builders, so reading the zoo or a cached artifact stays cheap.
+Task packages and the registry import no TensorFlow: it is imported only inside builders, so reading the
+zoo, checking a data spec or a cached artifact stays cheap. Technique modules take the model and data as
+arguments and import no task.
 """

@@ -86,7 +86,8 @@ class DenseLayer:
 
 
 def updatable_classifier(layers: Sequence[DenseLayer], *, input_name: str, class_names: Sequence[str],
-                         learning_rate: float, batch: int, epochs: int):
+                         learning_rate: float, batch: int, epochs: int,
+                         description: str = "Updatable classifier (personalization on device)"):
     """Spec of an updatable neural network: dense layers (all updatable) -> softmax `probs`.
 
     Training inputs: `input_name` and the true label `label` (string); loss: categorical
@@ -115,7 +116,7 @@ def updatable_classifier(layers: Sequence[DenseLayer], *, input_name: str, class
     builder.set_categorical_cross_entropy_loss(name="loss", input="probs")
     builder.set_sgd_optimizer(SgdParams(lr=learning_rate, batch=batch, momentum=0.0))
     builder.set_epochs(epochs)
-    builder.spec.description.metadata.shortDescription = "Updatable HAR head (personalization on device)"
+    builder.spec.description.metadata.shortDescription = description
     ct.utils.convert_double_to_float_multiarray_type(builder.spec)
     return builder.spec
 

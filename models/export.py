@@ -2,18 +2,24 @@
 
 Signatures (see DESIGN "Facts about the stack"):
 - `infer(x) -> logits`
-- `train(x, y) -> loss`: one optimizer step on the personalization parameters only
+- `train(x, y) -> loss`: one optimizer step on the personalization parameters only (cross-entropy
+  against the integer class label `y`)
 - `get_weights() -> {name: tensor}` / `set_weights(**tensors) -> ok`: move only those parameters
 
 The Flex delegate is not available in LiteRT, so the loss is written with builtin ops (one_hot and
 log_softmax instead of SparseSoftmaxCrossEntropyWithLogits) and the train signature has a fixed batch
 size (a dynamic batch makes the gradient emit BroadcastGradientArgs).
+
+The example input and the label are named and typed by the task's `InputSpec`s (default: `x`
+float32 and `y` int32); the example's shape is the model's.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+
+from models.manifest import InputSpec
 
 __all__ = ["export_tflite", "export_inference", "weight_name", "make_optimizer"]
 
@@ -34,18 +40,34 @@ def make_optimizer(name: str, learning_rate: float):
     raise ValueError(f"optimizer must be 'sgd' or 'adamw', not {name!r}")
 
 
+_X, _Y = ("x", "float32"), ("y", "int32")  # (name, dtype) of the example input and the label by default
+
+
+def _tensor_spec(spec: InputSpec | None, default: tuple[str, str], shape: tuple[int, ...], batch: int | None):
+    """TensorSpec (batch, *shape) named and typed by `spec`, else by `default`."""
+    import tensorflow as tf
+
+    if spec is not None and spec.shape != shape:
+        raise ValueError(f"input {spec.name!r} has shape {spec.shape} per example; the model's is {shape}")
+    name, dtype = (spec.name, spec.dtype) if spec is not None else default
+    return tf.TensorSpec((batch, *shape), tf.as_dtype(dtype), name=name)
+
+
 def export_tflite(
     model,
     trainable: Sequence,
     *,
     optimizer,
     train_batch: int,
+    x: InputSpec | None = None,
+    y: InputSpec | None = None,
     converter_options=None,
 ) -> bytes:
     """Convert `model` to TFLite with infer/train/get_weights/set_weights signatures.
 
     `trainable` are the personalization parameters (Keras variables of `model`); only they get
-    gradients and optimizer slots. `converter_options(converter)` may set quantization flags.
+    gradients and optimizer slots. `x`/`y` name and type the example input and the label.
+    `converter_options(converter)` may set quantization flags.
     """
     import tensorflow as tf
 
@@ -53,8 +75,10 @@ def export_tflite(
     if not trainable:
         raise ValueError("trainable must name at least one personalization parameter")
     optimizer.build(trainable)
-    input_shape = tuple(model.inputs[0].shape[1:])
     num_classes = int(model.outputs[0].shape[-1])
+    example = tuple(model.inputs[0].shape[1:])
+    infer_x = _tensor_spec(x, _X, example, None)
+    train_xy = [_tensor_spec(x, _X, example, train_batch), _tensor_spec(y, _Y, (), train_batch)]
 
     class _Module(tf.Module):
         def __init__(self):
@@ -64,14 +88,11 @@ def export_tflite(
             # READ_VARIABLE ... variable != nullptr.
             self._vars = [v.value for v in model.variables + optimizer.variables]
 
-        @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), tf.float32, name="x")])
+        @tf.function(input_signature=[infer_x])
         def infer(self, x):
             return {"logits": self.model(x, training=False)}
 
-        @tf.function(input_signature=[
-            tf.TensorSpec((train_batch, *input_shape), tf.float32, name="x"),
-            tf.TensorSpec((train_batch,), tf.int32, name="y"),
-        ])
+        @tf.function(input_signature=train_xy)
         def train(self, x, y):
             with tf.GradientTape() as tape:
                 logits = self.model(x, training=True)
@@ -103,11 +124,11 @@ def export_tflite(
     return converter.convert()
 
 
-def export_inference(model, *, converter_options=None) -> bytes:
+def export_inference(model, *, x: InputSpec | None = None, converter_options=None) -> bytes:
     """Convert `model` with only the `infer(x) -> logits` signature (e.g. for quantized variants)."""
     import tensorflow as tf
 
-    input_shape = tuple(model.inputs[0].shape[1:])
+    infer_x = _tensor_spec(x, _X, tuple(model.inputs[0].shape[1:]), None)
 
     class _Module(tf.Module):  # a named method, so the signature key is "infer", not "serving_default"
         def __init__(self):
@@ -115,7 +136,7 @@ def export_inference(model, *, converter_options=None) -> bytes:
             self.model = model
             self._vars = [v.value for v in model.variables]  # tracked, so they freeze into constants
 
-        @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), tf.float32, name="x")])
+        @tf.function(input_signature=[infer_x])
         def infer(self, x):
             return {"logits": self.model(x, training=False)}
 

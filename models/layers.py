@@ -11,7 +11,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-__all__ = ["relu", "Relu", "Standardize", "TemporalConv", "DepthwiseTemporalConv", "Pointwise", "HalveTime", "GlobalMean"]
+__all__ = ["relu", "Relu", "Standardize", "TemporalConv", "DepthwiseTemporalConv", "Pointwise", "HalveTime",
+           "GlobalMean"]
 
 
 @tf.custom_gradient

@@ -1,8 +1,8 @@
 """Peak memory of one `train` step, measured in a fresh process.
 
 A child process loads the artifact, runs `infer` on one training batch and reads its peak RSS
-(`VmHWM` of /proc/self/status, Linux), then runs one `train` step and reads it again. The difference is what training adds
-over inference of the same batch: gradient buffers, saved activations, optimizer slots.
+(`VmHWM` of /proc/self/status, Linux), then runs one `train` step and reads it again. The difference is
+what training adds over inference of the same batch: gradient buffers, saved activations, optimizer slots.
 It also sums the sizes of every tensor of the `train` subgraph (LiteRT's tensor details after
 allocation): what the graph materializes before the arena planner shares memory between tensors.
 That sum shows *which* tensors a technique's step needs (e.g. BitFit back-propagates through every

@@ -1,10 +1,10 @@
 """Reptile: a meta-learned initial value of the personalization parameters (Nichol et al., 2018).
 
 Each episode personalizes a fresh LiteRT session of the artifact, started at the current
-initialization theta, on one population subject's windows for `inner_steps` `train` steps (the same
+initialization theta, on one episode's examples (e.g. one person's) for `inner_steps` `train` steps (the same
 signature the phone runs); theta then moves toward the adapted parameters phi:
 theta <- theta + epsilon * (phi - theta), with epsilon annealed linearly to 0.
-Episodes come from population subjects only (the global model's training subjects).
+The episode pools are the caller's: people the global model trained on, never evaluation subjects.
 """
 
 from __future__ import annotations
@@ -14,30 +14,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from models.har import data
 from models.personalize import Session
 
-__all__ = ["ReptileConfig", "population_episodes", "reptile"]
+__all__ = ["ReptileConfig", "reptile"]
 
 
 @dataclasses.dataclass(frozen=True)
 class ReptileConfig:
-    meta_steps: int = 48  # episodes (3 passes over the 16 population subjects)
+    meta_steps: int = 48  # episodes (for HAR: 3 passes over the 16 population subjects)
     inner_steps: int = 5  # `train` steps per episode: the few-step regime the init is for
     epsilon: float = 0.5  # outer step size at the first episode
-    windows: int = 112  # windows drawn per episode, about one person's personalization data
+    windows: int = 112  # examples drawn per episode, about one person's personalization data
 
 
-def population_episodes(subjects: Sequence[int] = data.POPULATION) -> list[data.Windows]:
-    """One episode pool per population subject (trial 1, phone on the belt, as in personalization)."""
-    if not subjects or any(s not in data.POPULATION for s in subjects):
-        raise ValueError(f"Reptile episodes come only from population subjects {data.POPULATION}, got {list(subjects)}")
-    return [w.select(w.trial == 1) for w in (data.subject_windows([s]) for s in subjects)]
-
-
-def reptile(blob: bytes, episodes: Sequence[data.Windows], config: ReptileConfig = ReptileConfig(),
+def reptile(blob: bytes, episodes: Sequence, config: ReptileConfig = ReptileConfig(),
             *, seed: int = 0) -> dict[str, np.ndarray]:
-    """Meta-learned personalization parameters (signature name -> array) of artifact `blob`."""
+    """Meta-learned personalization parameters (signature name -> array) of artifact `blob`.
+
+    `episodes`: pools of training examples, each with `.x`, `.y` and a length (e.g. HAR `Windows`)."""
     rng = np.random.default_rng(seed)
     theta = Session(blob).get_weights()
     for step in range(config.meta_steps):

@@ -5,11 +5,11 @@ quantization debugger (`tf.lite.experimental.QuantizationDebugger`, `denylisted_
 convert with `_experimental_calibrate_only` (a float model carrying calibration statistics), then
 `tensorflow.lite.python.convert.mlir_quantize(..., denylisted_nodes=[...])`, which quantizes
 everything except the ops whose output tensors are named, with quantize/dequantize ops at the
-borders. Ops are named by the Keras layer that made them (`har_cnn_1/<layer>_1/MatMul`, ...).
+borders. Ops are named by the Keras layer that made them (`<model>_1/<layer>_1/MatMul`, ...).
 
-The float layers are chosen by a sensitivity sweep on the tuning subjects: keep one layer float at a
-time and measure the RMSE of the logits against the float32 model; keep float every layer that alone
-removes at least `MIN_GAIN` of the full-int8 error.
+The float layers are chosen by a sensitivity sweep over the caller's layers and inputs (e.g. tuning
+data): keep one layer float at a time and measure the RMSE of the logits against the float32 model;
+keep float every layer that alone removes at least `MIN_GAIN` of the full-int8 error.
 """
 
 from __future__ import annotations
@@ -20,11 +20,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["SWEPT_LAYERS", "MIN_GAIN", "Sensitivity", "calibrated", "layer_nodes", "quantize", "sweep"]
+__all__ = ["MIN_GAIN", "Sensitivity", "calibrated", "layer_nodes", "quantize", "sweep"]
 
-# Layers the sweep can keep float. The head is left out: its output tensor carries the signature's
-# output name, not its layer name.
-SWEPT_LAYERS = ("standardize", "stem", "b1_dw", "b1_pw", "b2_dw", "b2_pw", "b3_dw", "b3_pw", "feature")
 MIN_GAIN = 0.10
 
 
@@ -75,9 +72,11 @@ def _rmse(blob: bytes, reference: np.ndarray, windows: np.ndarray) -> float:
     return float(np.sqrt(np.mean((Session(blob).logits(windows) - reference) ** 2)))
 
 
-def sweep(calibrated_model: bytes, float_model: bytes, windows: np.ndarray,
-          layers: Sequence[str] = SWEPT_LAYERS) -> Sensitivity:
-    """Keep each of `layers` float in turn; choose those that cut the logits error by >= MIN_GAIN."""
+def sweep(calibrated_model: bytes, float_model: bytes, windows: np.ndarray, layers: Sequence[str]) -> Sensitivity:
+    """Keep each of `layers` float in turn; choose those that cut the logits error by >= MIN_GAIN.
+
+    A layer whose output is a signature output (e.g. the last) cannot be swept: its tensor carries the
+    signature's output name, not the layer's."""
     from models.personalize import Session
 
     reference = Session(float_model).logits(windows)

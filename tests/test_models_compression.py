@@ -38,7 +38,7 @@ def _kill(weights, producer: str, channels, next_dw: str | None):
 
 
 def test_pruning_removes_the_lowest_l1_channels_and_keeps_the_function(tiny_weights):
-    from models.pruning import prune
+    from models.har.pruning import prune
 
     weights = {k: list(v) for k, v in tiny_weights.items()}
     killed = {"stem": [0, 3, 5, 6], "b1_pw": [1, 2, 4, 7], "b2_pw": [0, 2, 4, 6, 8, 10], "feature": [1, 3, 5, 7]}
@@ -60,7 +60,8 @@ def test_pruning_removes_the_lowest_l1_channels_and_keeps_the_function(tiny_weig
 
 
 def test_pruning_ratio_zero_is_identity_and_bad_ratio_is_refused(tiny_weights):
-    from models.pruning import kept_channels, prune
+    from models.har.pruning import prune
+    from models.pruning import kept_channels
 
     arch, pruned = prune(tiny_weights, 0.0, TINY)
     assert arch == TINY
@@ -70,9 +71,9 @@ def test_pruning_ratio_zero_is_identity_and_bad_ratio_is_refused(tiny_weights):
 
 
 def test_pruned_model_exports_trains_and_reports_smaller_macs(tiny_weights):
+    from models.har.pruning import prune
     from models.har.variants import export_personalization
     from models.personalize import Session
-    from models.pruning import prune
 
     arch, pruned = prune(tiny_weights, 0.5, TINY)
     blob, fields = export_personalization("bitfit", lr=0.01, arch=arch, weights=pruned)
@@ -186,8 +187,8 @@ def test_qat_fine_tunes_the_shared_layers_and_converts_to_full_int8(tiny_weights
 
 
 def test_compression_table_names_every_row_with_its_paired_delta_and_gain():
-    from models.eval_compression import (CompressionReport, CompressionRow, PrunedPersonalizationRow,
-                                         format_compression)
+    from models.har.eval_compression import CompressionReport, CompressionRow, PrunedPersonalizationRow
+    from models.har.report import format_compression
 
     report = CompressionReport(
         (CompressionRow("har-cnn/int8-qat", "same-trial", "int8 (QAT)", 53064, 26406, 632704, 10, 0.92, 0.115,
@@ -203,7 +204,7 @@ def test_compression_table_names_every_row_with_its_paired_delta_and_gain():
 
 @pytest.mark.slow
 def test_compressed_variants_build_and_evaluate_on_two_subjects():
-    from models.eval_compression import evaluate_compression
+    from models.har.eval_compression import evaluate_compression
     from models.zoo import build
 
     splits = [data.personal_split(s) for s in (21, 22)]

@@ -64,24 +64,31 @@ def test_updatable_head_spec_trains_only_its_inner_product_with_cross_entropy_an
 
 
 def test_zoo_unpacks_an_mlpackage_variant_and_reuses_it(programs, tmp_path):
-    from models import zoo
+    from models.artifact import build_variant
+    from models.variant import Variant
 
-    zoo.variant_names()
-    variant = zoo.Variant("test-cnn/coreml", "test", "test only",
-                          lambda: (coreml.package_bytes(programs["int8"]), {"quantization": "int8"}),
-                          filename="model.mlpackage")
-    zoo.register(variant)
-    try:
-        built = zoo.build(variant.name, tmp_path)
-        assert built.path.name == "model.mlpackage" and (built.path / "Manifest.json").is_file()
-        assert built.manifest["model_bytes"] == len(coreml.package_bytes(programs["int8"]))
-        assert zoo.build(variant.name, tmp_path).sha256 == built.sha256
-    finally:
-        zoo.VARIANTS.pop(variant.name)
+    variant = Variant("test-cnn/coreml", "test", "test only",
+                      lambda: (coreml.package_bytes(programs["int8"]), {"quantization": "int8"}),
+                      filename="model.mlpackage")
+    built = build_variant(variant, tmp_path)
+    assert built.path.name == "model.mlpackage" and (built.path / "Manifest.json").is_file()
+    assert built.manifest["model_bytes"] == len(coreml.package_bytes(programs["int8"]))
+    assert build_variant(variant, tmp_path).sha256 == built.sha256
 
 
 def test_bench_refuses_a_coreml_variant_on_a_non_ios_device():
-    from harness.bench import _check_formats
+    from harness.bench import _check_variants, check_devices
+    from harness.devices.capabilities import RUNNERS, Capabilities
+    from harness.devices.host import HostDevice
+    from harness.suite import Workload
+
+    formats = _check_variants(["har-cnn/coreml-int8", "har-cnn/float32"])  # the format each variant declares
+    ios = types.SimpleNamespace(id="ios:00008030-001A", capabilities=Capabilities(("coreml",), (RUNNERS["companion"],)))
+    devices, suite = {"host": HostDevice(), ios.id: ios}, types.SimpleNamespace(conditions=())
+
+    def _check_formats(jobs):
+        check_devices([types.SimpleNamespace(**vars(j), workload=Workload("w", "infer", delegate="cpu")) for j in jobs],
+                      suite, devices, formats)
 
     job = types.SimpleNamespace(variant="har-cnn/coreml-int8", device="host")
     with pytest.raises(UserError, match="Core ML.*ios:"):

@@ -64,7 +64,7 @@ def test_exit_fraction_falls_with_threshold_and_average_macs_lie_between(tiny_bl
 
 @pytest.mark.slow
 def test_trained_early_exit_artifact_and_table():
-    from models.eval_early_exit import early_exit_rows
+    from models.har.eval_early_exit import early_exit_rows
     from models.zoo import build
 
     m = build("har-cnn/early-exit").manifest

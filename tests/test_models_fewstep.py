@@ -78,7 +78,7 @@ def test_balanced_batches_draw_classes_uniformly():
 
 
 def test_curve_has_the_requested_step_counts(tiny_blobs):
-    from models.eval import CURVE_STEPS, _curve
+    from models.har.evaluate import CURVE_STEPS, _curve
 
     assert CURVE_STEPS == (1, 5, 20, 100)
     split = data.personal_split(21)
@@ -99,7 +99,8 @@ def test_tuning_refuses_held_out_and_population_subjects():
 
 
 def test_reptile_uses_only_population_subjects_and_moves_the_init_toward_them(tiny_blobs):
-    from models.meta import ReptileConfig, population_episodes, reptile
+    from models.har.zoo_entries import population_episodes
+    from models.meta import ReptileConfig, reptile
 
     for bad in ((21,), (17,), ()):
         with pytest.raises(ValueError):
@@ -119,7 +120,7 @@ def test_reptile_uses_only_population_subjects_and_moves_the_init_toward_them(ti
 
 
 def test_gain_fractions_keep_their_denominators_and_refuse_a_non_positive_reference():
-    from models.eval import PersonalizationRow, _fraction_rows
+    from models.har.evaluate import PersonalizationRow, _fraction_rows
 
     row = PersonalizationRow("har-cnn/full", "cross-placement", 10, 0.9, 0.1, 0.01, "5 steps", (5.0, 5, 5), 5.0,
                              0.92, 0.1, 0.02, (0.0, 0.04), 6, 100, 1.0, 400, 1.0, 1, 1, 1)

@@ -156,7 +156,7 @@ def test_train_memory_is_measured_in_a_fresh_process(tmp_path, tiny_exports):
 
 
 def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_agreement():
-    from models.eval import bootstrap_ci
+    from harness.analysis.stats import bootstrap_ci
 
     gains = np.array([0.01, 0.03, 0.02, 0.05, 0.00, 0.04])
     lo, hi = bootstrap_ci(gains)
@@ -185,7 +185,7 @@ def test_har_variants_are_registered_by_name():
 
 @pytest.mark.slow
 def test_evaluate_end_to_end_on_two_subjects():
-    from models.eval import evaluate
+    from models.har.evaluate import evaluate
 
     report = evaluate(subjects=(21, 22), personalization=("har-cnn/last-layer",),
                       quantized=("har-cnn/float32", "har-cnn/int8-full"))

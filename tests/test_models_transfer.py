@@ -81,7 +81,7 @@ def test_transfer_split_keeps_test_spans_clear_of_personal_spans():
 
 @pytest.mark.slow
 def test_transfer_artifact_manifest_and_table():
-    from models.eval_transfer import transfer_rows
+    from models.har.eval_transfer import transfer_rows
     from models.zoo import build
 
     m = build("humanactivity/last-layer").manifest

@@ -14,25 +14,27 @@ from pathlib import Path
 import numpy as np
 
 from models.cache import atomic_write_bytes, cache_root
+from models.task import TaskError
 
-__all__ = ["CONDITIONS", "parse_spec", "personalization_files"]
+__all__ = ["CONDITIONS", "SPEC", "parse_spec", "personalization_files"]
 
-CONDITIONS = ("cross-placement", "same-trial")
+CONDITIONS = ("cross-placement", "same-trial")  # the first is the default
+SPEC = f"har:<subject>[:{'|'.join(CONDITIONS)}]"
 
 
 def parse_spec(spec: str) -> tuple[int, str]:
-    """`har:<subject>[:<condition>]` -> (subject, condition); ValueError says what is wrong."""
+    """`har:<subject>[:<condition>]` -> (subject, condition); `TaskError` (a ValueError) says what is wrong."""
     from models.har.data import HELD_OUT
 
     parts = spec.split(":")
     if len(parts) not in (2, 3) or parts[0] != "har" or not parts[1].isdigit():
-        raise ValueError(f"data must look like 'har:<subject>[:{'|'.join(CONDITIONS)}]', not {spec!r}")
+        raise TaskError(f"data must look like {SPEC!r}, not {spec!r}")
     subject, condition = int(parts[1]), parts[2] if len(parts) == 3 else CONDITIONS[0]
     if subject not in HELD_OUT:
-        raise ValueError(f"subject {subject} is not held out (personalize only subjects "
+        raise TaskError(f"subject {subject} is not held out (personalize only subjects "
                          f"{HELD_OUT[0]}-{HELD_OUT[-1]}: the global model trained on the others)")
     if condition not in CONDITIONS:
-        raise ValueError(f"condition must be one of {', '.join(CONDITIONS)}, not {condition!r}")
+        raise TaskError(f"condition must be one of {', '.join(CONDITIONS)}, not {condition!r}")
     return subject, condition
 
 

@@ -18,17 +18,18 @@ import codecs
 import copyreg
 import dataclasses
 import gzip
+import importlib.util
 import pickle
 from functools import cache
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
 from models.cache import cached_arrays
+from models.manifest import InputSpec
 
 __all__ = [
-    "WINDOW", "HOP", "CHANNELS", "CLASSES", "CLASS_NAMES", "POPULATION", "TUNING", "HELD_OUT", "SPLIT_ID",
+    "WINDOW", "HOP", "CHANNELS", "CLASSES", "CLASS_NAMES", "POPULATION", "TUNING", "HELD_OUT", "SPLIT_ID", "INPUTS",
     "Windows", "windows", "subject_windows", "PersonalSplit", "personal_split",
 ]
 
@@ -41,6 +42,9 @@ POPULATION = tuple(range(1, 17))
 TUNING = tuple(range(17, 21))
 HELD_OUT = tuple(range(21, 31))
 SPLIT_ID = "hapt-pop1-16-tune17-20-held21-30-v1"
+# What the models take (a window) and learn (its class); runners draw synthetic windows in [-1, 1).
+INPUTS = (InputSpec("x", "float32", (WINDOW, len(CHANNELS)), -1.0, 1.0, units="acc g, gyro rad/s, 50 Hz"),
+          InputSpec("y", "int32", (), 0, CLASSES, units="class: " + ", ".join(CLASS_NAMES)))
 _CACHE_VERSION = "hapt-windows-v1"
 
 

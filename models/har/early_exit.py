@@ -15,15 +15,15 @@ is within `TOLERANCE` of the full model's.
 from __future__ import annotations
 
 import dataclasses
-import io
 import tempfile
 from functools import cache
 
 import numpy as np
 
-from models.cache import atomic_write_bytes, cache_root, source_hash
+from models.cache import cache_root, source_hash
 from models.har import data
-from models.har.global_model import GLOBAL, Arch, build_model, global_weights, layer_macs, load_weights
+from models.har.global_model import GLOBAL, SOURCES, Arch, build_model, global_weights, layer_macs, load_weights
+from models.weights import cached_weights
 
 __all__ = ["ARCH", "THRESHOLDS", "TOLERANCE", "CascadeMacs", "cascade_macs", "exit_weights", "early_exit_model",
            "export_early_exit", "cascade_outputs", "cascade_point", "choose_threshold"]
@@ -77,14 +77,9 @@ def _train_exit(epochs: int = 60) -> list[np.ndarray]:
 @cache
 def exit_weights() -> list[np.ndarray]:
     """[kernel, bias] of the exit head trained on the frozen global backbone; cached."""
-    key = source_hash("har/data.py", "har/global_model.py", "layers.py", "har/early_exit.py")[:16]
+    key = source_hash(*SOURCES, "har/early_exit.py")[:16]
     path = cache_root() / "weights" / f"har-exit1-{data.SPLIT_ID}-{key}.npz"
-    if not path.exists():
-        buf = io.BytesIO()
-        np.savez(buf, *_train_exit())
-        atomic_write_bytes(path, buf.getvalue())
-    with np.load(path) as arrays:
-        return [arrays["arr_0"], arrays["arr_1"]]
+    return cached_weights(path, lambda: {"exit1": _train_exit()})["exit1"]
 
 
 def early_exit_model(arch: Arch = ARCH, weights=None):

@@ -12,19 +12,16 @@ with extra layers (adapter, LoRA, exit) starts from the same trained global weig
 from __future__ import annotations
 
 import dataclasses
-import io
 from functools import cache
 
 import numpy as np
 
-from models.cache import atomic_write_bytes, cache_root, source_hash
+from models.cache import cache_root, source_hash
 from models.har import data
+from models.weights import Weights, cached_weights
 
-__all__ = ["Arch", "GLOBAL", "build_model", "layer_macs", "global_weights", "load_weights", "layer_weights",
-           "train_epochs"]
-
-Weights = dict[str, list[np.ndarray]]  # layer name -> that layer's weights in Keras order
-
+__all__ = ["Arch", "GLOBAL", "SOURCES", "Weights", "build_model", "layer_macs", "global_weights", "load_weights",
+           "layer_weights", "train_epochs"]
 
 @dataclasses.dataclass(frozen=True)
 class Arch:
@@ -38,6 +35,7 @@ class Arch:
 
 
 GLOBAL = Arch()
+SOURCES = ("har/data.py", "har/global_model.py", "layers.py", "weights.py")  # what the trained weights depend on
 
 
 def _dense_with_lora(x, units: int, name: str, rank: int):
@@ -109,27 +107,14 @@ def load_weights(model, weights: Weights) -> None:
             layer.set_weights(weights[layer.name])
 
 
-def _save(path, weights: Weights) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, **{f"{name}/{i}": w for name, ws in weights.items() for i, w in enumerate(ws)})
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def _load(path) -> Weights:
-    out: Weights = {}
-    with np.load(path) as arrays:
-        for key in sorted(arrays.files, key=lambda k: (k.rsplit("/", 1)[0], int(k.rsplit("/", 1)[1]))):
-            out.setdefault(key.rsplit("/", 1)[0], []).append(arrays[key])
-    return out
-
-
 def train_epochs(model, train: data.Windows, val: data.Windows | None, *, epochs: int, lr: float,
                  seed: int = 0, outputs: int = 1) -> None:
     """Fit with Adam; with `val`, keep the weights of the best validation epoch (early stopping)."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=keras.optimizers.Adam(lr),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     callbacks = []
     if val is not None:
         callbacks.append(keras.callbacks.EarlyStopping(patience=4, restore_best_weights=True))
@@ -155,22 +140,8 @@ def _train_global(arch: Arch, epochs: int) -> Weights:
 @cache
 def global_weights(arch: Arch = GLOBAL, epochs: int = 40) -> Weights:
     """Trained global weights of `arch` (population subjects; early stopping on tuning subjects), cached."""
-    key = source_hash("har/data.py", "har/global_model.py", "layers.py")[:16]
+    key = source_hash(*SOURCES)[:16]
     tag = f"{arch.stem}-{'-'.join(map(str, arch.blocks))}-{arch.feature}-k{arch.kernel}-e{epochs}"
     path = cache_root() / "weights" / f"har-global-{tag}-{data.SPLIT_ID}-{key}.npz"
-    if not path.exists():
-        _save(path, _train_global(arch, epochs))
-    return _load(path)
-
-
-def param_count(arch: Arch) -> int:
-    return int(build_model(arch).count_params()) - 2 * len(data.CHANNELS)  # minus standardize constants
-
-
-def exit_ratio(arch: Arch) -> float:
-    """Share of the full path's MACs spent up to and including the early exit."""
-    macs = layer_macs(arch)
-    names = list(macs)
-    return sum(macs[n] for n in names[: names.index("exit1") + 1]) / sum(v for n, v in macs.items() if n != "exit1")
-
+    return cached_weights(path, lambda: _train_global(arch, epochs))
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from models.cache import atomic_write_bytes, cache_root, source_hash
 from models.har import data
+from models.har.global_model import SOURCES
 from models.personalize import Recipe
 
 __all__ = ["LR_GRID", "RECIPES", "Tuned", "check_tuning_subjects", "personalized_accuracy", "tune"]
@@ -31,8 +32,8 @@ RECIPES = (
 
 
 # the modules a tuning result depends on (so edits elsewhere in models/ do not re-tune)
-_RECIPE_SOURCES = ("personalize.py", "export.py", "layers.py", "peft.py", "har/data.py", "har/global_model.py",
-                   "har/tuning.py", "har/variants.py")
+_RECIPE_SOURCES = ("personalize.py", "export.py", "manifest.py", "peft.py", *SOURCES, "har/tuning.py",
+                   "har/variants.py")
 
 
 @dataclasses.dataclass(frozen=True)

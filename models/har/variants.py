@@ -9,11 +9,20 @@ from typing import Any
 
 from models.har import data
 from models.har.global_model import GLOBAL, Arch, build_model, global_weights, layer_macs, load_weights
+from models.manifest import InputSpec
+from models.variant import BuildFn, Variant
 
-__all__ = ["TRAIN_BATCH", "STEPS", "personalization_model", "export_personalization", "train_macs", "manifest_fields"]
+__all__ = ["TRAIN_BATCH", "STEPS", "variant", "personalization_model", "export_personalization", "train_macs",
+           "manifest_fields"]
 
 TRAIN_BATCH = 16
 STEPS = 100  # largest personalization budget (optimizer steps of TRAIN_BATCH windows)
+
+
+def variant(name: str, description: str, build: BuildFn, *, filename: str = "model.tflite",
+            inputs: tuple[InputSpec, ...] = data.INPUTS) -> Variant:
+    """A variant of task "har"; its inputs are the task's unless it takes others."""
+    return Variant(name, "har", description, build, filename, inputs)
 
 
 def personalization_model(technique: str, arch: Arch = GLOBAL, weights=None, batch: int | None = None):
@@ -54,9 +63,6 @@ def manifest_fields(model, arch: Arch, trainable: list, *, technique: str, optim
         "delta_bytes": 4 * trainable_params,
         "macs_per_inference": sum(v for n, v in layer_macs(arch).items() if n != "exit1"),
         "macs_per_train_step": train_macs(arch, kernel_layers) if "train" in signatures else None,
-        "input": {"name": "x", "shape": [1, data.WINDOW, len(data.CHANNELS)], "dtype": "float32",
-                  "units": "acc g, gyro rad/s, 50 Hz"},
-        "num_classes": data.CLASSES,
         "class_names": list(data.CLASS_NAMES),
         "train_batch": TRAIN_BATCH,
         "optimizer": optimizer,
@@ -80,7 +86,8 @@ def export_personalization(technique: str, *, lr: float, optimizer: str = "sgd",
     model, full_arch, trainable = personalization_model(technique, arch, weights)
     for v in trainable if init is not None else ():
         v.assign(init[weight_name(v)])
-    blob = export_tflite(model, trainable, optimizer=make_optimizer(optimizer, lr), train_batch=train_batch)
+    x, y = data.INPUTS
+    blob = export_tflite(model, trainable, optimizer=make_optimizer(optimizer, lr), train_batch=train_batch, x=x, y=y)
     fields = manifest_fields(model, full_arch, trainable, technique=technique, optimizer=optimizer, lr=lr,
                              extra=extra)
     return blob, {**fields, "train_batch": train_batch}

@@ -1,7 +1,4 @@
-"""Registers deployment variants of the global HAR CNN (task "har"): the early-exit cascade and Core ML.
-
-Imported by `models.zoo._load_registry`.
-"""
+"""Deployment variants of the global HAR CNN (task "har"): the early-exit cascade and Core ML."""
 
 from __future__ import annotations
 
@@ -9,14 +6,20 @@ import dataclasses
 from typing import Any
 
 from models.har import data
-from models.zoo import Variant, register
+from models.har.global_model import GLOBAL, build_model, global_weights, load_weights
+from models.har.variants import TRAIN_BATCH, manifest_fields, variant
+from models.manifest import InputSpec
+from models.variant import Variant
 
-__all__: list[str] = []
+__all__ = ["variants"]
+
+# the updatable head's input: the compact feature output of har-cnn/coreml
+_FEATURE = InputSpec("feature", "float32", (GLOBAL.feature,), -1.0, 1.0,
+                     units="the global model's compact feature (relu output)")
 
 
 def _early_exit() -> tuple[bytes, dict[str, Any]]:
     from models.har import early_exit as ee
-    from models.har.variants import manifest_fields
 
     blob = ee.export_early_exit()
     threshold, tuning = ee.choose_threshold(blob)
@@ -27,22 +30,17 @@ def _early_exit() -> tuple[bytes, dict[str, Any]]:
         "chosen_on": f"tuning subjects {list(data.TUNING)}: lowest threshold within "
                      f"{100 * ee.TOLERANCE:.0f} pt of the full path",
         "tuning_exit_fraction_accuracy": tuning, "exit_head_trained_on": f"population subjects {list(data.POPULATION)}",
-        "feature_shape": list(rest.inputs[0].shape[1:]), **{f"macs_{k}": v for k, v in dataclasses.asdict(macs).items()},
+        "feature_shape": list(rest.inputs[0].shape[1:]),
+        **{f"macs_{k}": v for k, v in dataclasses.asdict(macs).items()},
     }}
     fields = manifest_fields(model, ee.ARCH, [], technique="early-exit cascade (inference only)", optimizer="none",
                              lr=0.0, signatures=("infer_early", "infer_rest", "infer"), extra=extra)
     return blob, fields
 
 
-register(Variant("har-cnn/early-exit", "har", "Global HAR CNN with a cheap exit after block 1 (confidence threshold); "
-                 "infer_early / infer_rest signatures.", _early_exit))
-
-
 def _coreml(compression: str):
     def build() -> tuple[bytes, dict[str, Any]]:
         from models import coreml
-        from models.har.global_model import GLOBAL, build_model, global_weights, load_weights
-        from models.har.variants import manifest_fields
 
         model = build_model()
         load_weights(model, global_weights())
@@ -67,27 +65,30 @@ _HEAD_LR = 0.01  # not tuned for Core ML: MLUpdateTask only runs on macOS/iOS
 
 def _coreml_updatable_head() -> tuple[bytes, dict[str, Any]]:
     from models import coreml
-    from models.har.global_model import GLOBAL, build_model, global_weights, load_weights
-    from models.har.variants import TRAIN_BATCH, manifest_fields
 
     model = build_model()
     load_weights(model, global_weights())
     head = model.get_layer("head")
     spec = coreml.updatable_classifier([coreml.DenseLayer("head", *global_weights()["head"], relu=False)],
-                                       input_name="feature", class_names=data.CLASS_NAMES, learning_rate=_HEAD_LR,
-                                       batch=TRAIN_BATCH, epochs=10)
+                                       input_name=_FEATURE.name, class_names=data.CLASS_NAMES, learning_rate=_HEAD_LR,
+                                       batch=TRAIN_BATCH, epochs=10,
+                                       description="Updatable HAR head (personalization on device)")
     fields = manifest_fields(model, GLOBAL, head.trainable_variables, technique="last-layer (Core ML updatable)",
                              optimizer="sgd (Core ML, momentum 0)", lr=_HEAD_LR, signatures=("predict", "train"),
                              extra={"coreml": {**coreml.describe(spec), "epochs": 10, "backbone": "har-cnn/coreml "
                                                "(its feature output is this model's input)"}})
-    fields["input"] = {"name": "feature", "shape": [int(head.input.shape[-1])], "dtype": "float32",
-                       "units": "the global model's compact feature (relu output)"}
     return coreml.spec_bytes(spec), fields
 
 
-for _compression in ("float32", "int8", "palettized"):
-    register(Variant("har-cnn/coreml" + ("" if _compression == "float32" else f"-{_compression}"), "har",
-                     f"Global HAR CNN as a Core ML ML program ({_compression} weights); logits + feature outputs.",
-                     _coreml(_compression), filename="model.mlpackage"))
-register(Variant("har-cnn/coreml-updatable-head", "har", "Updatable Core ML neural network of the HAR head (64 -> 6) "
-                 "on the feature output of har-cnn/coreml.", _coreml_updatable_head, filename="model.mlmodel"))
+def variants() -> list[Variant]:
+    return [
+        variant("har-cnn/early-exit", "Global HAR CNN with a cheap exit after block 1 (confidence threshold); "
+                "infer_early / infer_rest signatures.", _early_exit),
+        *(variant("har-cnn/coreml" + ("" if compression == "float32" else f"-{compression}"),
+                  f"Global HAR CNN as a Core ML ML program ({compression} weights); logits + feature outputs.",
+                  _coreml(compression), filename="model.mlpackage")
+          for compression in ("float32", "int8", "palettized")),
+        variant("har-cnn/coreml-updatable-head", "Updatable Core ML neural network of the HAR head (64 -> 6) on the "
+                "feature output of har-cnn/coreml.", _coreml_updatable_head, filename="model.mlmodel",
+                inputs=(_FEATURE,)),
+    ]

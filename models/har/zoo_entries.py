@@ -1,19 +1,21 @@
-"""Registers the HAR variants (task "har") in the zoo; imported by `models.zoo._load_registry`."""
+"""The HAR personalization and post-training-quantization variants (task "har"), and the population data
+their builders share: calibration windows and Reptile episodes."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from models.har import data
-from models.har.variants import export_personalization
+from models.har.variants import export_personalization, variant
 from models.peft import TECHNIQUES
 from models.quantize import converter_options
-from models.zoo import Variant, register
+from models.variant import Variant
 
-__all__ = ["QUANTIZED", "representative_windows"]
+__all__ = ["QUANTIZED", "representative_windows", "population_episodes", "variants"]
 
 # variant suffix -> quantization mode
 QUANTIZED = {"float32": "float32", "float16": "float16", "int8-dynamic": "dynamic-int8", "int8-full": "int8",
@@ -24,6 +26,13 @@ def representative_windows(count: int = 200) -> np.ndarray:
     """Calibration windows drawn (seeded) from the population subjects only."""
     population = data.subject_windows(data.POPULATION)
     return population.x[np.random.default_rng(0).choice(len(population), count, replace=False)]
+
+
+def population_episodes(subjects: Sequence[int] = data.POPULATION) -> list[data.Windows]:
+    """Reptile's episode pools: one per population subject (trial 1, phone on the belt, as in personalization)."""
+    if not subjects or any(s not in data.POPULATION for s in subjects):
+        raise ValueError(f"Reptile episodes come only from population subjects {data.POPULATION}, got {list(subjects)}")
+    return [w.select(w.trial == 1) for w in (data.subject_windows([s]) for s in subjects)]
 
 
 def _tuned(technique: str, optimizer: str):
@@ -49,7 +58,7 @@ def _personalization(technique: str, optimizer: str):
 def _reptile(technique: str):
     """The technique's tuned artifact, its personalization parameters starting at a Reptile init."""
     def build() -> tuple[bytes, dict[str, Any]]:
-        from models.meta import ReptileConfig, population_episodes, reptile
+        from models.meta import ReptileConfig, reptile
 
         tuned = _tuned(technique, "sgd")
         plain = export_personalization(technique, lr=tuned.learning_rate)[0]
@@ -70,7 +79,8 @@ def _quantized(mode: str):
 
         model = build_model()
         load_weights(model, global_weights())
-        blob = export_inference(model, converter_options=converter_options(mode, representative_windows()))
+        blob = export_inference(model, x=data.INPUTS[0],
+                                converter_options=converter_options(mode, representative_windows()))
         fields = manifest_fields(model, GLOBAL, [], technique="none (global model)", optimizer="none",
                                  lr=0.0, quantization=mode, signatures=("infer",),
                                  extra={"calibration": "200 population windows" if "int" in mode else None})
@@ -79,12 +89,13 @@ def _quantized(mode: str):
     return build
 
 
-for _name, _tech in TECHNIQUES.items():
-    register(Variant(f"har-cnn/{_name}", "har", f"Global HAR CNN; personalizes {_tech.description}; SGD momentum.",
-                     _personalization(_name, "sgd")))
-register(Variant("har-cnn/bitfit-adamw", "har", "Global HAR CNN; BitFit with AdamW.", _personalization("bitfit", "adamw")))
-register(Variant("har-cnn/bitfit-reptile", "har", "Global HAR CNN; BitFit starting at a Reptile init "
-                 "(population subjects).", _reptile("bitfit")))
-for _suffix, _mode in QUANTIZED.items():
-    register(Variant(f"har-cnn/{_suffix}", "har", f"Global HAR CNN, inference only, {_mode} post-training quantization.",
-                     _quantized(_mode)))
+def variants() -> list[Variant]:
+    return [
+        *(variant(f"har-cnn/{name}", f"Global HAR CNN; personalizes {tech.description}; SGD momentum.",
+                  _personalization(name, "sgd")) for name, tech in TECHNIQUES.items()),
+        variant("har-cnn/bitfit-adamw", "Global HAR CNN; BitFit with AdamW.", _personalization("bitfit", "adamw")),
+        variant("har-cnn/bitfit-reptile", "Global HAR CNN; BitFit starting at a Reptile init (population subjects).",
+                _reptile("bitfit")),
+        *(variant(f"har-cnn/{suffix}", f"Global HAR CNN, inference only, {mode} post-training quantization.",
+                  _quantized(mode)) for suffix, mode in QUANTIZED.items()),
+    ]

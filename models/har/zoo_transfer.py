@@ -1,4 +1,4 @@
-"""Registers the `humanactivity` transfer baseline (task "har"); imported by `models.zoo._load_registry`.
+"""The `humanactivity` transfer baseline (task "har").
 
 `humanactivity/last-layer`: the pretrained package model (scaling baked in) with the same
 signatures as our personalization variants, training only its last dense layer (10,000 -> 6).
@@ -15,12 +15,16 @@ import numpy as np
 from models.cache import atomic_write_bytes, cache_root, source_hash
 from models.har import data
 from models.har import humanactivity as ha
-from models.har.variants import STEPS, TRAIN_BATCH
-from models.zoo import Variant, register
+from models.har.variants import STEPS, TRAIN_BATCH, variant
+from models.manifest import InputSpec
+from models.variant import Variant
 
-__all__ = ["TRAINABLE_LAYERS", "export_transfer", "transfer_lr"]
+__all__ = ["TRAINABLE_LAYERS", "INPUTS", "export_transfer", "transfer_lr", "variants"]
 
 TRAINABLE_LAYERS = ("dense_2",)
+INPUTS = (InputSpec("x", "float32", (ha.WINDOW, 3), -1.0, 1.0,
+                    units="acc m/s², 20 Hz, the package's axes (HAPT y, x, z)"),
+          InputSpec("y", "int32", (), 0, len(ha.CLASS_NAMES), units="class: " + ", ".join(ha.CLASS_NAMES)))
 
 
 def _manifest(model, trainable: list, lr: float, lr_scores: dict[str, float]) -> dict[str, Any]:
@@ -38,9 +42,6 @@ def _manifest(model, trainable: list, lr: float, lr_scores: dict[str, float]) ->
         "delta_bytes": 4 * trainable_params,
         "macs_per_inference": inference,
         "macs_per_train_step": train,
-        "input": {"name": "x", "shape": [1, ha.WINDOW, 3], "dtype": "float32",
-                  "units": "acc m/s², 20 Hz, the package's axes (HAPT y, x, z)"},
-        "num_classes": len(ha.CLASS_NAMES),
         "class_names": list(ha.CLASS_NAMES),
         "label_map_from_hapt": {name: ha.CLASS_NAMES[i] for name, i in zip(data.CLASS_NAMES, ha.FROM_HAPT)},
         "train_batch": TRAIN_BATCH,
@@ -62,7 +63,9 @@ def export_transfer(lr: float) -> tuple[bytes, Any, list]:
 
     model = ha.build_model()
     trainable = [v for name in TRAINABLE_LAYERS for v in model.get_layer(name).trainable_variables]
-    return export_tflite(model, trainable, optimizer=make_optimizer("sgd", lr), train_batch=TRAIN_BATCH), model, trainable
+    blob = export_tflite(model, trainable, optimizer=make_optimizer("sgd", lr), train_batch=TRAIN_BATCH, x=INPUTS[0],
+                         y=INPUTS[1])
+    return blob, model, trainable
 
 
 def _tuning_score(blob: bytes) -> float:
@@ -97,6 +100,6 @@ def _build() -> tuple[bytes, dict[str, Any]]:
     return blob, _manifest(model, trainable, lr, scores)
 
 
-register(Variant("humanactivity/last-layer", "har",
-                 "Pretrained humanactivity 0.2.1 CNN (transfer baseline, 20 Hz m/s² 90x3); personalizes its last "
-                 "dense layer; SGD momentum.", _build))
+def variants() -> list[Variant]:
+    return [variant("humanactivity/last-layer", "Pretrained humanactivity 0.2.1 CNN (transfer baseline, 20 Hz m/s² "
+                    "90x3); personalizes its last dense layer; SGD momentum.", _build, inputs=INPUTS)]

@@ -16,19 +16,19 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from harness.analysis.stats import bootstrap_ci
-from models.eval_compression import CompressionReport, evaluate_compression
-from models.eval_early_exit import EarlyExitRow, early_exit_rows
-from models.eval_transfer import TransferRow, transfer_rows
+from models.artifact import BuiltArtifact
 from models.har import data
+from models.har.eval_compression import CompressionReport, evaluate_compression
+from models.har.eval_early_exit import EarlyExitRow, early_exit_rows
+from models.har.eval_transfer import TransferRow, transfer_rows
+from models.har.paired import CONDITIONS, accuracies, paired_gain, sd, subject_accuracies
+from models.har.zoo import build
 from models.memory import train_memory
-from models.personalize import Recipe, Session, accuracy, personalize
-from models.zoo import BuiltArtifact, build
+from models.personalize import Recipe, Session, personalize
 
 __all__ = ["PersonalizationRow", "CurveRow", "FractionRow", "MetaRow", "QuantizationRow", "Report", "evaluate",
            "CONDITIONS", "CURVE_STEPS"]
 
-CONDITIONS = ("same-trial", "cross-placement")
 PERSONALIZATION_VARIANTS = ("har-cnn/last-layer", "har-cnn/bitfit", "har-cnn/adapter", "har-cnn/lora",
                             "har-cnn/full")
 META_VARIANTS = {"har-cnn/bitfit-reptile": "har-cnn/bitfit"}  # meta-learned init -> its plain-init variant
@@ -130,23 +130,11 @@ class Report:
     early_exit: tuple[EarlyExitRow, ...] = ()
 
 
-def _tests(split: data.PersonalSplit) -> dict[str, data.Windows]:
-    return {"same-trial": split.same_trial_test, "cross-placement": split.cross_placement_test}
-
-
-def _sd(a: np.ndarray) -> float:
-    return float(a.std(ddof=1)) if len(a) > 1 else 0.0
-
-
 def _recipe_text(r: Recipe) -> str:
     extras = "".join((", balanced" if r.balanced else "", ", augmented" if r.augment else ""))
     if r.holdout:
         return f"early stop (hold {100 * r.holdout:.0f}%), <={r.steps} steps{extras}"
     return f"{r.steps} steps{extras}"
-
-
-def _test_accuracies(session: Session, split: data.PersonalSplit) -> dict[str, float]:
-    return {c: accuracy(session, t.x, t.y) for c, t in _tests(split).items()}
 
 
 def _curve(blob: bytes, split: data.PersonalSplit, recipe: Recipe, steps: Sequence[int]) -> dict[int, dict]:
@@ -155,7 +143,7 @@ def _curve(blob: bytes, split: data.PersonalSplit, recipe: Recipe, steps: Sequen
     for n in steps:
         session.train(split.personal.x, split.personal.y, steps=n - done, seed=split.subject * 1000 + done,
                       balanced=recipe.balanced, augment=recipe.augment)
-        done, out[n] = n, _test_accuracies(session, split)
+        done, out[n] = n, accuracies(session, split)
     return out
 
 
@@ -182,14 +170,14 @@ def _measure(name: str, splits) -> _Measured:
     used, kept, step_seconds = [], [], []
     for split in splits:
         session = Session(blob)
-        for c, acc in _test_accuracies(session, split).items():
+        for c, acc in accuracies(session, split).items():
             before[c].append(acc)
         outcome = personalize(session, split.personal.x, split.personal.y, split.personal.start, recipe,
                               seed=split.subject)
         used.append(outcome.steps)
         kept.append(outcome.best_step)
         step_seconds += outcome.log.step_seconds[1:]  # the first invoke allocates the train subgraph
-        for c, acc in _test_accuracies(session, split).items():
+        for c, acc in accuracies(session, split).items():
             after[c].append(acc)
         for n, accs in _curve(blob, split, recipe, CURVE_STEPS).items():
             for c, acc in accs.items():
@@ -197,16 +185,11 @@ def _measure(name: str, splits) -> _Measured:
         session = Session(blob)
         plateau_steps.append(personalize(session, split.personal.x, split.personal.y, split.personal.start, early,
                                          seed=split.subject).steps)
-        for c, acc in _test_accuracies(session, split).items():
+        for c, acc in accuracies(session, split).items():
             plateau[c].append(acc)
     arr = lambda d: {k: np.array(v) for k, v in d.items()}  # noqa: E731
     return _Measured(artifact, arr(before), arr(after), arr(curve), arr(plateau), np.array(plateau_steps),
                      np.array(used), np.array(kept), step_seconds)
-
-
-def _gain(after: np.ndarray, before: np.ndarray) -> tuple[float, tuple[float, float], int]:
-    gain = after - before
-    return float(gain.mean()), bootstrap_ci(gain, np.mean, resamples=10_000), int((gain > 0).sum())
 
 
 def _personalization_rows(name: str, m: _Measured) -> list[PersonalizationRow]:
@@ -216,12 +199,12 @@ def _personalization_rows(name: str, m: _Measured) -> list[PersonalizationRow]:
     rows = []
     for condition in CONDITIONS:
         b, a = m.before[condition], m.after[condition]
-        mean, ci, improved = _gain(a, b)
+        mean, ci, improved = paired_gain(a, b)
         rows.append(PersonalizationRow(
-            name, condition, len(b), float(b.mean()), _sd(b), mf["learning_rate"],
+            name, condition, len(b), float(b.mean()), sd(b), mf["learning_rate"],
             _recipe_text(Recipe(**mf["recipe"])),
             (float(m.steps_used.mean()), int(m.steps_used.min()), int(m.steps_used.max())), float(m.kept_step.mean()),
-            float(a.mean()), _sd(a), mean, ci, improved, mf["trainable_params"], mf["trainable_fraction"],
+            float(a.mean()), sd(a), mean, ci, improved, mf["trainable_params"], mf["trainable_fraction"],
             mf["delta_bytes"], float(np.median(m.step_seconds) * 1000) if m.step_seconds else float("nan"),
             memory.train_peak_kb, memory.train_extra_kb, memory.train_tensor_kb))
     return rows
@@ -234,10 +217,10 @@ def _curve_rows(name: str, m: _Measured) -> list[CurveRow]:
         for n in CURVE_STEPS:
             acc = m.curve[condition, n]
             rows.append(CurveRow(name, condition, n, False, (float(n), n, n), float(acc.mean()),
-                                 *_gain(acc, m.before[condition]), len(acc)))
+                                 *paired_gain(acc, m.before[condition]), len(acc)))
         acc = m.plateau[condition]
         rows.append(CurveRow(name, condition, used[2], True, used, float(acc.mean()),
-                             *_gain(acc, m.before[condition]), len(acc)))
+                             *paired_gain(acc, m.before[condition]), len(acc)))
     return rows
 
 
@@ -256,7 +239,7 @@ def _meta_rows(measured: dict[str, _Measured]) -> list[MetaRow]:
         for condition in CONDITIONS:
             for n in (1, 5):
                 a, b = measured[meta].curve[condition, n], measured[plain].curve[condition, n]
-                mean, ci, better = _gain(a, b)
+                mean, ci, better = paired_gain(a, b)
                 rows.append(MetaRow(meta, plain, condition, n, float(a.mean()), float(b.mean()), mean, ci, better,
                                     len(a)))
     return rows
@@ -268,8 +251,7 @@ def _quantization_rows(names: Sequence[str], splits) -> list[QuantizationRow]:
     for name in names:
         artifact = build(name)
         session = Session(artifact.path.read_bytes())
-        accs[name] = {c: float(np.mean([accuracy(session, _tests(s)[c].x, _tests(s)[c].y) for s in splits]))
-                      for c in CONDITIONS}
+        accs[name] = {c: float(a.mean()) for c, a in subject_accuracies(session, splits).items()}
         sizes[name], modes[name] = artifact.manifest["model_bytes"], artifact.manifest["quantization"]
     reference = accs.get("har-cnn/float32")
     return [QuantizationRow(n, modes[n], sizes[n], accs[n],

@@ -14,17 +14,16 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from harness.analysis.stats import bootstrap_ci
 from models.har import data
 from models.har import humanactivity as ha
+from models.har.paired import CONDITIONS, condition_tests, paired_gain
 from models.har.transfer_data import SHARED, PairedWindows, TransferSplit, transfer_split
 from models.har.variants import STEPS
+from models.har.zoo import build
 from models.personalize import Session
-from models.zoo import build
 
-__all__ = ["TransferRow", "TRANSFER_VARIANTS", "transfer_rows", "format_transfer"]
+__all__ = ["TransferRow", "TRANSFER_VARIANTS", "transfer_rows"]
 
-CONDITIONS = ("same-trial", "cross-placement")
 TRANSFER_VARIANTS = ("humanactivity/last-layer", "har-cnn/last-layer")
 
 
@@ -58,10 +57,6 @@ _MODELS = {
 }
 
 
-def _tests(split: TransferSplit) -> dict[str, PairedWindows]:
-    return {"same-trial": split.same_trial_test, "cross-placement": split.cross_placement_test}
-
-
 def _accuracies(session: Session, model: _Model, test: PairedWindows) -> tuple[float, float]:
     correct = session.logits(model.inputs(test)).argmax(axis=1) == model.labels(test.y)
     return float(correct[SHARED[test.y]].mean()), float(correct.mean())
@@ -74,21 +69,19 @@ def _variant_rows(name: str, splits: Sequence[TransferSplit], steps: int) -> lis
     after = {c: [] for c in CONDITIONS}
     for split in splits:
         session = Session(blob)
-        for condition, test in _tests(split).items():
+        for condition, test in condition_tests(split).items():
             before[condition].append(_accuracies(session, model, test))
         session.train(model.inputs(split.personal), model.labels(split.personal.y), steps=steps, seed=split.subject)
-        for condition, test in _tests(split).items():
+        for condition, test in condition_tests(split).items():
             after[condition].append(_accuracies(session, model, test))
     m = artifact.manifest
     rows = []
     for condition in CONDITIONS:
         b, a = np.array(before[condition]), np.array(after[condition])
-        gain = a[:, 0] - b[:, 0]
         rows.append(TransferRow(
-            name, condition, len(splits), sum(len(_tests(s)[condition].y) for s in splits), float(b[:, 0].mean()),
-            float(b[:, 1].mean()), float(a[:, 0].mean()), float(a[:, 1].mean()), float(gain.mean()),
-            bootstrap_ci(gain, np.mean, resamples=10_000), int((gain > 0).sum()), m["trainable_params"],
-            m["trainable_fraction"], m["macs_per_inference"]))
+            name, condition, len(splits), sum(len(condition_tests(s)[condition].y) for s in splits),
+            float(b[:, 0].mean()), float(b[:, 1].mean()), float(a[:, 0].mean()), float(a[:, 1].mean()),
+            *paired_gain(a[:, 0], b[:, 0]), m["trainable_params"], m["trainable_fraction"], m["macs_per_inference"]))
     return rows
 
 
@@ -96,18 +89,3 @@ def transfer_rows(subjects: Sequence[int] = data.HELD_OUT, steps: int = STEPS,
                   variants: Sequence[str] = TRANSFER_VARIANTS) -> tuple[TransferRow, ...]:
     splits = [transfer_split(s) for s in subjects]
     return tuple(row for name in variants for row in _variant_rows(name, splits, steps))
-
-
-def format_transfer(rows: Sequence[TransferRow]) -> list[str]:
-    """Markdown table lines of the transfer section."""
-    lines = ["", "Transfer baseline (same windows; last layer trained; gain on the five shared classes):", "",
-             "| variant | condition | test windows | zero-shot acc % (5 / 6 classes) | tuned acc % (5 / 6 classes) "
-             "| paired gain (pts) [95% CI] | improved | trainable | MACs/inference |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        lines.append(
-            f"| {r.variant} | {r.condition} | {r.test_windows} | {100 * r.zero_shot_shared:.1f} / {100 * r.zero_shot_all:.1f} "
-            f"| {100 * r.tuned_shared:.1f} / {100 * r.tuned_all:.1f} | {100 * r.gain_mean:+.1f} "
-            f"[{100 * r.gain_ci[0]:+.1f}, {100 * r.gain_ci[1]:+.1f}] | {r.improved}/{r.subjects} | "
-            f"{r.trainable_params} ({100 * r.trainable_fraction:.1f}%) | {r.macs_per_inference} |")
-    return lines

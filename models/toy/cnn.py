@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.zoo import Variant, register
+from models.manifest import InputSpec
+from models.variant import Variant
+
+__all__ = ["INPUTS", "variants"]
 
 WINDOW = (128, 6)
 CLASSES = 6
 TRAIN_BATCH = 16
+INPUTS = (InputSpec("x", "float32", WINDOW, -1.0, 1.0), InputSpec("y", "int32", (), 0, CLASSES))
 
 
 def _cnn(width: int, blocks: int, seed: int):
@@ -34,15 +38,14 @@ def _last_layer(width: int, blocks: int) -> tuple[bytes, dict[str, Any]]:
 
     model = _cnn(width, blocks, seed=0)
     trainable = model.get_layer("head").trainable_variables
-    data = export_tflite(model, trainable, optimizer=make_optimizer("sgd", 0.05), train_batch=TRAIN_BATCH)
+    data = export_tflite(model, trainable, optimizer=make_optimizer("sgd", 0.05), train_batch=TRAIN_BATCH,
+                         x=INPUTS[0], y=INPUTS[1])
     trainable_params = sum(int(v.numpy().size) for v in trainable)
     return data, {
         "technique": "last-layer",
         "total_params": int(model.count_params()),
         "trainable_params": trainable_params,
         "delta_bytes": 4 * trainable_params,
-        "input": {"name": "x", "shape": [1, *WINDOW], "dtype": "float32"},
-        "num_classes": CLASSES,
         "train_batch": TRAIN_BATCH,
         "optimizer": "sgd",
         "quantization": "float32",
@@ -51,6 +54,10 @@ def _last_layer(width: int, blocks: int) -> tuple[bytes, dict[str, Any]]:
     }
 
 
-register(Variant("toy-cnn/last-layer", "toy", "Two conv blocks (16 ch) + head; head trains.", lambda: _last_layer(16, 2)))
-register(Variant("toy-cnn-wide/last-layer", "toy", "Four conv blocks (128 ch) + head; for latency parity.",
-                 lambda: _last_layer(256, 4)))
+def variants() -> list[Variant]:
+    return [
+        Variant("toy-cnn/last-layer", "toy", "Two conv blocks (16 ch) + head; head trains.", lambda: _last_layer(16, 2),
+                inputs=INPUTS),
+        Variant("toy-cnn-wide/last-layer", "toy", "Four conv blocks (128 ch) + head; for latency parity.",
+                lambda: _last_layer(256, 4), inputs=INPUTS),
+    ]

@@ -13,9 +13,9 @@ import numpy as np
 
 from models.har import data
 from models.har.early_exit import THRESHOLDS, cascade_macs, cascade_outputs, cascade_point
-from models.zoo import build
+from models.har.zoo import build
 
-__all__ = ["EarlyExitRow", "early_exit_rows", "format_early_exit"]
+__all__ = ["EarlyExitRow", "early_exit_rows"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,16 +46,3 @@ def early_exit_rows(subjects: Sequence[int] = data.HELD_OUT,
         rows.append(EarlyExitRow(t, t == chosen, len(test.y), fraction, acc, exit_acc, macs.average(fraction),
                                  macs.average(fraction) / macs.full))
     return tuple(rows)
-
-
-def format_early_exit(rows: Sequence[EarlyExitRow]) -> list[str]:
-    """Markdown table lines of the early-exit section."""
-    lines = ["", "Early-exit cascade (har-cnn/early-exit, global model, all windows of the held-out subjects):", "",
-             "| threshold | exit fraction % | accuracy % | accuracy of exited % | avg MACs/input | vs full path |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        label = "full path only" if r.threshold is None else f"{r.threshold:.2f}" + (" (chosen)" if r.chosen else "")
-        exited = "–" if r.exit_accuracy is None else f"{100 * r.exit_accuracy:.1f}"
-        lines.append(f"| {label} | {100 * r.exit_fraction:.1f} | {100 * r.accuracy:.1f} | {exited} | "
-                     f"{r.avg_macs:,.0f} | {100 * r.macs_fraction:.0f}% |")
-    return lines
