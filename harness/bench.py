@@ -361,8 +361,8 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     return BenchResult(writer.run_id, writer.dir, status, tuple(rows))
 
 
-def _prepare(device: Device, description: DeviceDescription, plan: Sequence[PlannedJob], suite: Suite, artifacts: dict[str, Artifact],
-             data: dict[str, tuple[Artifact, Artifact]]) -> _Target:
+def _prepare(device: Device, description: DeviceDescription, plan: Sequence[PlannedJob], suite: Suite,
+             artifacts: dict[str, Artifact], data: dict[str, tuple[Artifact, Artifact]]) -> _Target:
     """Stage artifacts and data files (and `benchmark_model` where used); take the run's reference readings."""
     thermal = [c.value for c in suite.conditions if c.name == "thermal_status"]
     return _Target(

@@ -43,7 +43,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
     found = discover()
     descriptions = [d.describe() for d in found]
     if args.json:
-        _print_json([{**d.to_dict(), "capabilities": dev.capabilities.to_dict()} for d, dev in zip(descriptions, found)])
+        _print_json([{**d.to_dict(), "capabilities": dev.capabilities.to_dict()}
+                     for d, dev in zip(descriptions, found)])
         return 0
     table = Table(title="Devices")
     for col in ("id", "model", "os", "soc / cpu", "abi", "cores", "battery", "energy sources"):
@@ -155,7 +156,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         _print_json({"run": manifest, "jobs": jobs})
         return 0
     out.print(f"run {manifest['run_id']} · suite {manifest['suite']['name']} · {manifest['status']} · "
-              f"{manifest['jobs_done']}/{manifest['jobs_planned']} jobs · commit {(manifest['git_commit'] or '?')[:12]}")
+              f"{manifest['jobs_done']}/{manifest['jobs_planned']} jobs · "
+              f"commit {(manifest['git_commit'] or '?')[:12]}")
     for d in manifest["devices"]:
         out.print(f"device {d['id']}: {d['model']} · {d['soc']} · {d['os']}")
     if jobs:

@@ -77,7 +77,8 @@ def cool_down(device: Device, reference_c: float | None, *, margin_c: float = 1.
             return CooldownRecord(waited, True, "", reference_c, now.temp_c, now.status, now.temp_source, polls)
         if waited >= timeout_s:
             why = [f"thermal status {now.status} > {max_status}"] if not status_ok else []
-            why += [f"{now.temp_source} {now.temp_c:.1f} C > {reference_c:.1f} + {margin_c:.1f} C"] if not temp_ok else []
+            if not temp_ok:
+                why.append(f"{now.temp_source} {now.temp_c:.1f} C > {reference_c:.1f} + {margin_c:.1f} C")
             return CooldownRecord(waited, False, f"timed out after {timeout_s:.0f} s: {'; '.join(why)}",
                                   reference_c, now.temp_c, now.status, now.temp_source, polls)
         sleep(min(poll_s, max(0.0, timeout_s - waited)))

@@ -190,7 +190,8 @@ def _run_train(job: dict[str, Any], interpreter, emit: _Emitter) -> dict[str, An
     runner = _runner(interpreter, "train")
     batch = int(runner.get_input_details()["x"]["shape"][0])
     if job["train"]["batch_size"] != batch:
-        raise JobFailed("input_mismatch", f"batch_size {job['train']['batch_size']} but the train signature takes {batch}")
+        raise JobFailed("input_mismatch",
+                        f"batch_size {job['train']['batch_size']} but the train signature takes {batch}")
     batches = _train_batches(job, runner, _num_classes(interpreter), batch)
     evaluation = _load_npz(job["eval"], ("x", "y")) if "eval" in job else None
     result: dict[str, Any] = {"measured": job["train"]["steps"]}

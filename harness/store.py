@@ -30,8 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from harness.events import Sample
 from harness.errors import ResultFormatError, UserError
+from harness.events import Sample
 from harness.records import FORMAT_VERSION, RUN_STATUSES, RunManifest, result_table, upgrade_results
 
 __all__ = ["FORMAT_VERSION", "Store", "RunWriter", "utc_now"]
@@ -76,7 +76,8 @@ def _events_table(run_id: str, job_id: str, events: Iterable[dict[str, Any]]) ->
     rows = []
     for seq, e in enumerate(events):
         rows.append({
-            "seq": seq, "stream": e.get("job_id"), "event": e.get("event"), "idx": e.get("index", e.get("step")), "warmup": e.get("warmup"),
+            "seq": seq, "stream": e.get("job_id"), "event": e.get("event"), "idx": e.get("index", e.get("step")),
+            "warmup": e.get("warmup"),
             "start_ns": e.get("start_ns"), "end_ns": e.get("end_ns"), "latency_ms": e.get("latency_ms"),
             "loss": e.get("loss"), "t_ns": e.get("t_ns"), "payload": json.dumps(e, sort_keys=True),
         })

@@ -15,8 +15,8 @@ import pytest
 from harness.bench import run_bench
 from harness.devices.android import AndroidDevice
 from harness.devices.android.runner import benchmark_model_timings, parse_benchmark_model
-from harness.events import AggregateTimings
 from harness.errors import CompanionAppError, UserError
+from harness.events import AggregateTimings
 from harness.store import Store
 from harness.suite import parse_suite
 from tests.adbd_standin import MKSH

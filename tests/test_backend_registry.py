@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from tests.backends.loopback import REGISTRY_LINE, LoopbackDevice
 
 from harness import devices
 from harness.bench import run_bench
 from harness.errors import UserError
 from harness.store import Store
 from harness.suite import parse_suite
+from tests.backends.loopback import REGISTRY_LINE, LoopbackDevice
 
 SUITE = """
 name = "loop"

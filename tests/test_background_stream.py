@@ -7,11 +7,11 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from tests.synthetic_runs import write_run
 
 from harness import compare
 from harness.events import measured_frame
 from harness.store import Store
+from tests.synthetic_runs import write_run
 
 BACKGROUND_MS = 40.0  # train steps 10-20x slower than the invokes beside them
 

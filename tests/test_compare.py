@@ -6,11 +6,11 @@ import datetime as dt
 import json
 
 import pytest
-from tests.synthetic_runs import write_run
 
 from harness import compare
 from harness.cli import main
 from harness.store import Store
+from tests.synthetic_runs import write_run
 
 SLOW = "toy-cnn-wide/last-layer"
 

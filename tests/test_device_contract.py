@@ -7,7 +7,6 @@ registry (`harness.devices.BACKENDS`) must declare a scheme and capabilities fro
 from __future__ import annotations
 
 import pytest
-from tests.backends.loopback import LoopbackDevice
 
 from harness import devices
 from harness.devices.base import Artifact, Device, DeviceDescription
@@ -15,6 +14,7 @@ from harness.devices.capabilities import CONDITIONS, DELEGATES, FORMATS, RUNNERS
 from harness.devices.host import HostDevice
 from harness.events import Sample
 from harness.protocol import check_stream, job_from_vector, load_vectors
+from tests.backends.loopback import LoopbackDevice
 
 UNITS = {"A", "V", "Ah", "J", "C", "%", "bool", "level", "W"}
 BACKENDS = ["host_device", "loopback_device"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.backends.loopback import LoopbackDevice
 
 from harness.bench import run_bench
 from harness.protocol import ProtocolError, StreamCheck
 from harness.store import Store
 from harness.suite import parse_suite
+from tests.backends.loopback import LoopbackDevice
 
 SUITE = """
 name = "checks"

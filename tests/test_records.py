@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from tests.synthetic_runs import write_run
 
 from harness.cli import main
 from harness.errors import ResultFormatError
 from harness.records import FORMAT_VERSION, RESULT_SCHEMA, RunManifest, result_table, upgrade_results
 from harness.store import Store
+from tests.synthetic_runs import write_run
 
 V1 = Path(__file__).resolve().parent / "fixtures" / "store_v1"
 V1_RUN = "20261201T222356Z-3aec46"

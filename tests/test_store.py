@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from harness.events import Sample
 from harness.errors import ResultFormatError, UserError
+from harness.events import Sample
 from harness.store import Store
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.adbd_standin import DeviceSandbox
 from harness.telemetry.sampler_output import SAMPLER_SCRIPT, parse_sampler_output
+from tests.adbd_standin import DeviceSandbox
 
 pytestmark = pytest.mark.skipif(not (shutil.which("mksh") and shutil.which("toybox")), reason="needs mksh and toybox")
 

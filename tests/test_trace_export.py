@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.synthetic_runs import write_run
 
 from harness.cli import main
 from harness.store import Store
 from harness.trace_export import build_trace
+from tests.synthetic_runs import write_run
 
 
 @pytest.fixture(scope="module")

@@ -34,4 +34,5 @@ def render_history(store: Store, suite: str | None, out: Path, threshold: float 
     runs = len({r for e in result.entries for r in e.run_ids})
     return write_page(out, f"History of {suite or 'all suites'}",
                       f"{runs} complete runs; {len(result.regressions)} series regressed beyond {threshold:.0%}",
-                      [Section(f"{m} per run", history_figure(result, m)) for m in ("latency_p50_ms", "latency_p90_ms")])
+                      [Section(f"{m} per run", history_figure(result, m))
+                       for m in ("latency_p50_ms", "latency_p90_ms")])

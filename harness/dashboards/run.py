@@ -43,7 +43,7 @@ def _loss_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
     own = own_frame(events)
     steps = own[own["event"] == "train_step"].merge(
         results[["run_id", "job_id", "variant", "workload", "repetition", "device_id"]], on=["run_id", "job_id"])
-    for (run_id, job_id), group in steps.groupby(["run_id", "job_id"]):
+    for (run_id, _), group in steps.groupby(["run_id", "job_id"]):
         first = group.iloc[0]
         fig.add_trace(go.Scatter(x=group["idx"], y=group["loss"], mode="lines",
                                  name=f"{_label(first)} · rep {first['repetition']} · {run_id[-6:]}"))
@@ -101,7 +101,8 @@ def render_runs(store: Store, run_refs: Sequence[str], out: Path) -> Path:
     else:
         sections = [
             Section("Latency distribution per variant and workload", _latency_figure(events, results),
-                    note="Measured on the device: per-invoke (infer) and per-step (train) wall time, warm-up excluded."),
+                    note="Measured on the device: per-invoke (infer) and per-step (train) wall time, "
+                         "warm-up excluded."),
             Section("Training loss curves", _loss_figure(events, results),
                     note="Loss returned by the train signature at each on-device optimizer step."),
             Section("Personalization delta size", _delta_figure(results),

@@ -140,8 +140,8 @@ class Device(abc.ABC):
         """Run one infer job with a staged `benchmark_model`; aggregates only."""
         raise NotImplementedError(f"{self.id} cannot run LiteRT's benchmark_model binary")
 
-    def restore(self) -> None:
+    def restore(self) -> None:  # noqa: B027 (optional hook with a default)
         """Undo every `induce()`; called also on failure and Ctrl-C. Default: nothing was changed."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook with a default)
         """Release transports; default: nothing to release."""

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.errors import UserError
+from models.manifest import FORMATS  # artifact formats, as models/ records them (Variant.format)
 
 __all__ = ["FORMATS", "DELEGATES", "RUNNERS", "CONDITIONS", "RunnerSpec", "ConditionSpec", "Capabilities"]
 
-FORMATS = ("tflite", "coreml")  # artifact formats (models.variant.Variant.format)
 DELEGATES = ("cpu", "xnnpack", "nnapi", "gpu", "coreml-ane", "coreml-cpu")
 
 
@@ -42,7 +42,8 @@ class ConditionSpec:
 
 def _flag(name: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
-        if value is not None and value is not True:  # an on/off condition is induced "on"; off is the device's own state
+        # an on/off condition is induced "on"; off is the device's own state
+        if value is not None and value is not True:
             raise UserError(f"{name} takes no value or true, not {value!r}")
     return check
 

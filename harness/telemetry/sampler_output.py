@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from harness.events import Sample
 from harness.errors import DeviceError
+from harness.events import Sample
 from harness.telemetry.battery import RawPowerSupply, power_supply_from_files
 from harness.telemetry.conventions import CurrentConvention, detect_convention, power_supply_samples
 from harness.telemetry.odpm import parse_power_stats

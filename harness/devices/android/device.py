@@ -15,12 +15,19 @@ from harness.devices.android.conditions import CONDITIONS, ConditionManager
 from harness.devices.android.runner import BENCHMARK_MODEL_DELEGATES, BenchmarkModelRunner, InstrumentationRunner
 from harness.devices.android.sampler import AndroidSampler, SamplerConfig
 from harness.devices.android.staging import DEVICE_ROOT, StagedFile, Stager
-from harness.devices.android.transport import (AdbServer, Shell, adb_servers, find_device, list_serials, sh_join,
-                                              translate_errors)
+from harness.devices.android.transport import (
+    AdbServer,
+    Shell,
+    adb_servers,
+    find_device,
+    list_serials,
+    sh_join,
+    translate_errors,
+)
 from harness.devices.base import Artifact, Device, DeviceDescription, EventCallback, TelemetrySampler
 from harness.devices.capabilities import RUNNERS, Capabilities
-from harness.events import AggregateTimings, EnergySource
 from harness.errors import DeviceError, UserError
+from harness.events import AggregateTimings, EnergySource
 from harness.telemetry.battery import RawPowerSupply, parse_dumpsys_battery, power_supply_from_files
 from harness.telemetry.conventions import CurrentConvention, detect_convention, readings_extra
 from harness.telemetry.odpm import parse_power_stats
@@ -30,7 +37,8 @@ __all__ = ["AndroidDevice", "discover_android", "parse_getprop"]
 
 POWER_STATS = "android.hardware.power.stats.IPowerStats/default"
 PS_DIR = "/sys/class/power_supply/battery"
-_PS_FILES = ("current_now", "voltage_now", "status", "charge_counter", "charge_full_design", "charge_full", "temp", "capacity")
+_PS_FILES = ("current_now", "voltage_now", "status", "charge_counter", "charge_full_design", "charge_full", "temp",
+             "capacity")
 _SEP = "@@harness@@"
 
 
@@ -157,7 +165,8 @@ class AndroidDevice(Device):
         return {f.sha256: f.device_path for f in files[1:]}
 
     def _sampler_file(self) -> StagedFile:
-        return StagedFile(SAMPLER_SCRIPT, sha256_file(SAMPLER_SCRIPT), posixpath.join(self.work_dir, "bin", SAMPLER_SCRIPT.name))
+        return StagedFile(SAMPLER_SCRIPT, sha256_file(SAMPLER_SCRIPT),
+                          posixpath.join(self.work_dir, "bin", SAMPLER_SCRIPT.name))
 
     def run(self, job: dict[str, Any], on_event: EventCallback | None = None) -> list[dict[str, Any]]:
         return self.runner.run(job, on_event)
@@ -196,7 +205,8 @@ class AndroidDevice(Device):
         With the phone reachable over Wi-Fi, USB can be unplugged so fuel-gauge energy is valid.
         """
         out = self.shell.run(sh_join(["ip", "-f", "inet", "addr", "show", "wlan0"])).stdout
-        address = next((line.split()[1].split("/")[0] for line in out.splitlines() if line.strip().startswith("inet ")), None)
+        address = next((line.split()[1].split("/")[0] for line in out.splitlines()
+                        if line.strip().startswith("inet ")), None)
         if address is None:
             raise DeviceError(f"{self.shell.serial}: wlan0 has no IPv4 address (is Wi-Fi on?)")
         client = self.shell.server.client()

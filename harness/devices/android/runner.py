@@ -79,7 +79,8 @@ class InstrumentationRunner:
             )
         tail = " | ".join(line for line in other if line.strip())[-300:]
         raise CompanionAppError(
-            f"companion ended job {job['job_id']} without finished/error after {len(events)} events: {tail or 'no output'}"
+            f"companion ended job {job['job_id']} without finished/error after {len(events)} events: "
+            f"{tail or 'no output'}"
         )
 
 
@@ -87,7 +88,8 @@ class InstrumentationRunner:
 # "Inference timings in us: Init: 31245, First inference: 5621, Warmup (avg): 2045.3, Inference (avg): 1987.2"
 _TIMINGS = re.compile(r"Inference timings in us:(?P<body>.*)$", re.MULTILINE)
 _PAIR = re.compile(r"\s*(?P<key>[^:,]+):\s*(?P<value>[-0-9.eE+]+)")
-_COUNT = re.compile(r"count=(?P<count>\d+)(?: first=(?P<first>\d+))?(?: curr=\d+)? min=(?P<min>\d+) max=(?P<max>\d+) avg=(?P<avg>[0-9.e+]+) std=(?P<std>\d+)")
+_COUNT = re.compile(r"count=(?P<count>\d+)(?: first=(?P<first>\d+))?(?: curr=\d+)? "
+                    r"min=(?P<min>\d+) max=(?P<max>\d+) avg=(?P<avg>[0-9.e+]+) std=(?P<std>\d+)")
 BENCHMARK_MODEL_DELEGATES = {"nnapi": "--use_nnapi=true", "gpu": "--use_gpu=true", "xnnpack": "--use_xnnpack=true",
                              "cpu": "--use_xnnpack=false"}
 
@@ -124,7 +126,8 @@ def benchmark_model_command(binary: str, graph: str, threads: int, runs: int, wa
     warm-up is exactly `warmup` runs (`--warmup_min_secs=0`).
     """
     if delegate not in BENCHMARK_MODEL_DELEGATES:
-        raise DeviceError(f"benchmark_model has no delegate {delegate!r}; use one of {', '.join(BENCHMARK_MODEL_DELEGATES)}")
+        raise DeviceError(f"benchmark_model has no delegate {delegate!r}; "
+                          f"use one of {', '.join(BENCHMARK_MODEL_DELEGATES)}")
     args = [binary, f"--graph={graph}", f"--num_threads={threads}", f"--num_runs={runs}", f"--warmup_runs={warmup}",
             f"--min_secs={min_secs:g}", "--warmup_min_secs=0", BENCHMARK_MODEL_DELEGATES[delegate]]
     return sh_join(args)

@@ -13,8 +13,8 @@ import posixpath
 
 from harness.devices.android.transport import Shell, sh_join
 from harness.devices.base import TelemetrySampler
-from harness.events import Sample
 from harness.errors import DeviceError
+from harness.events import Sample
 from harness.telemetry.conventions import CurrentConvention
 from harness.telemetry.sampler_output import SamplerOutput, parse_sampler_output
 

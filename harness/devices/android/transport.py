@@ -20,7 +20,8 @@ from adbutils.errors import AdbError, AdbTimeout
 
 from harness.errors import DeviceError, DeviceTimeout, UserError
 
-__all__ = ["AdbServer", "Shell", "ShellResult", "adb_servers", "find_device", "list_serials", "sh_join", "translate_errors"]
+__all__ = ["AdbServer", "Shell", "ShellResult", "adb_servers", "find_device", "list_serials", "sh_join",
+           "translate_errors"]
 
 SERVERS_ENV = "HARNESS_ADB_SERVERS"
 
@@ -157,7 +158,8 @@ class Shell:
         result = ShellResult(ret.returncode, ret.stdout or ret.output, ret.stderr or "")
         if check and result.returncode != 0:
             raise DeviceError(
-                f"{self.serial}: `{command[:80]}` exited {result.returncode}: {(result.stderr or result.stdout).strip()[:300]}"
+                f"{self.serial}: `{command[:80]}` exited {result.returncode}: "
+                f"{(result.stderr or result.stdout).strip()[:300]}"
             )
         return result
 
