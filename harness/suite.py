@@ -194,9 +194,8 @@ def _check_runner(table: dict[str, Any], signature: str, where: str) -> None:
     """The workload's runner (from the vocabulary) runs its signature and delegate on some device."""
     runner = RUNNERS[table.get("runner", "companion")]
     if signature not in runner.signatures:
-        raise UserError(f"{where}: runner {runner.name!r} runs only {'/'.join(runner.signatures)} workloads "
-                        f"(it cannot {'train' if signature == 'train' else signature}), not {signature!r}; "
-                        "use runner = 'companion'")
+        raise UserError(f"{where}: runner {runner.name!r} runs only {'/'.join(runner.signatures)} workloads, "
+                        f"not {signature!r}; use runner = 'companion'")
     delegate = table.get("delegate", "xnnpack")
     if delegate not in runner.delegates:
         raise UserError(f"{where}: runner {runner.name!r} has no delegate {delegate!r}; "
