@@ -250,3 +250,23 @@ def test_job_energy_reports_why_when_nothing_resolves():
     assert en.energy_columns(est, count)["energy_per_item_j"] is None
     est, _ = en.job_energy([], [], [], _invokes(1.0, 2.0, 5))
     assert est.status == en.UNAVAILABLE and "no energy source" in est.reason
+
+
+def test_net_energy_below_zero_is_unresolvable_never_ok():
+    # the baseline was taken while the device was busier (3 W) than during the job (2 W), both steady
+    baseline = en.measure_baseline(power_trace(lambda t: 3.0 + 0.01 * np.sin(7 * t)), "model:pixel7")
+    est = en.estimate_energy(power_trace(lambda t: 2.0 + 0.01 * np.sin(5 * t)), 0, 10 * S, "model:pixel7",
+                             baseline=baseline)
+    assert est.status == en.UNRESOLVABLE and est.joules is None
+    assert "below zero" in est.reason and "baseline" in est.reason and "ODPM" in est.reason
+
+
+def test_unresolved_energy_says_what_can_help():
+    rng = np.random.default_rng(3)
+    noise = rng.normal(0, 0.2, 101)
+    baseline = en.measure_baseline(power_trace(lambda t: 1.0 + noise[int(round(t * 10))]), "model:pixel7")
+    job = power_trace(lambda t: 1.0 + noise[::-1][int(round(t * 10))])
+    est = en.estimate_energy(job, 0, 10 * S, "model:pixel7", baseline=baseline)
+    assert est.status == en.UNRESOLVABLE and "running longer does not help" in est.reason
+    assert en._advice(0.1, 0.1, 0.5, cumulative=False).startswith("the idle baseline's spread dominates")
+    assert "longer job (min_duration_s)" in en._advice(0.5, 0.1, 0.1, cumulative=True)

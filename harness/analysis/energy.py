@@ -341,8 +341,30 @@ def estimate_energy(samples: Iterable[Sample] | Any, t0_ns: int, t1_ns: int, sou
             f"{name} did not change during the {duration:.2f} s job; run longer (min_duration_s)"))
     if total_u > 0 and abs(net) <= total_u:
         return EnergyEstimate(**base, status=UNRESOLVABLE, uncertainty_j=total_u, reason=(
-            f"net energy {net:.3g} J is within its uncertainty ±{total_u:.2g} J; run longer (min_duration_s)"))
+            f"net energy {net:.3g} J is within its uncertainty ±{total_u:.2g} J; "
+            + _advice(u_samp, u_res, u_base, trace.cumulative)))
+    if net < 0:
+        assert baseline is not None  # a gross energy is never negative
+        return EnergyEstimate(**base, status=UNRESOLVABLE, uncertainty_j=total_u, reason=(
+            f"net energy {net:.3g} J ± {total_u:.2g} J is below zero: the idle baseline "
+            f"({baseline.power_w:.3g} W) was busier than the job ({gross / duration:.3g} W); measure the "
+            "baseline on a quiet device, longer (baseline_s), or use a source that needs none (ODPM rails)"))
     return EnergyEstimate(**base, status=OK, joules=net, uncertainty_j=total_u)
+
+
+def _advice(u_sampling: float, u_resolution: float, u_baseline: float, cumulative: bool) -> str:
+    """What narrows an unresolved net energy, from its largest uncertainty part.
+
+    A power trace's sampling and resolution parts grow with the job, as does the baseline part of any
+    source, so "run longer" helps only a cumulative counter's edges and quantum.
+    """
+    largest = max((u_sampling, "sampling"), (u_resolution, "resolution"), (u_baseline, "baseline"))[1]
+    if largest == "baseline":
+        return "the idle baseline's spread dominates: a longer baseline (baseline_s) on a quiet device narrows it"
+    if cumulative:
+        return f"the counter's {largest} dominates: a longer job (min_duration_s) narrows it"
+    return (f"the trace's {largest} dominates and grows with the job, so running longer does not help: "
+            "use a finer, faster source (ODPM rails)")
 
 
 def measured_window(events: Iterable[Mapping[str, Any]]) -> tuple[int, int, int] | None:
