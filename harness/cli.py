@@ -185,11 +185,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.history:
         if args.runs:
             raise UserError("--history compares every stored run of a suite; give no run ids (use --suite)")
+        compare.check_history(store, args.suite)
         result = compare.history(store, args.suite, threshold=threshold)
         text = compare.format_history(result)
     else:
         if len(args.runs) != 2:
             raise UserError("compare needs two runs, BASE and NEW (or --history)")
+        compare.check_comparable(store, *args.runs, force=args.force)
         result = compare.compare_runs(store, *args.runs, threshold=threshold)
         text = compare.format_comparison(result)
     if args.json:
@@ -258,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="smallest change that counts, in percent (default 5)")
     p.add_argument("--history", action="store_true", help="step detection over every complete run of a suite")
     p.add_argument("--suite", metavar="NAME", help="with --history: only runs of this suite")
+    p.add_argument("--force", action="store_true", help="compare runs of different suites or devices, or "
+                   "incomplete runs, instead of refusing them (exit 2)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
 
@@ -285,10 +289,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        err.print(f"harness: error: {exc}", markup=False)
+        err.print(f"harness: error: {exc}", markup=False, soft_wrap=True)  # one line, whatever the width
         return exc.exit_code
     except HarnessError as exc:
-        err.print(f"harness: {type(exc).__name__}: {exc}", markup=False)
+        err.print(f"harness: {type(exc).__name__}: {exc}", markup=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("harness: interrupted; what was measured so far is stored", markup=False)

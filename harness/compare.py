@@ -24,12 +24,13 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.stats import bootstrap_ratio, p90
+from harness.errors import UserError
 from harness.events import MEASURED_SQL, measured_frame
 from harness.steps import segments, steps_between
 from harness.store import Store
 
-__all__ = ["Metric", "METRICS", "Verdict", "Comparison", "compare_runs", "format_comparison",
-           "HistoryEntry", "History", "history", "history_frame", "format_history"]
+__all__ = ["Metric", "METRICS", "Verdict", "Comparison", "check_comparable", "compare_runs", "format_comparison",
+           "HistoryEntry", "History", "check_history", "history", "history_frame", "format_history"]
 
 KEY = ("device_id", "variant", "workload")
 CONFIG = ("signature", "threads", "delegate")  # a change makes a pair incomparable
@@ -107,6 +108,8 @@ def _groups(results: pd.DataFrame, events: pd.DataFrame, metric: Metric) -> list
             return []
         return [np.array([v], float) for v in ok[metric.column] if pd.notna(v)]
     timed = measured_frame(events)
+    if timed.empty:  # e.g. benchmark_model jobs: aggregates only, no events
+        return []
     timed = timed[timed["job_id"].isin(ok["job_id"])]
     return [g["latency_ms"].to_numpy(float) for _, g in timed.groupby("job_id") if len(g)]
 
@@ -136,6 +139,33 @@ def _judge(key: tuple, metric: Metric, base: list[np.ndarray], new: list[np.ndar
     else:
         mark = REGRESSION if worse else IMPROVEMENT
     return Verdict(key, metric.name, metric.unit, mark, stat_base, stat_new, change, low, high)
+
+
+def check_comparable(store: Store, base_ref: str, new_ref: str, *, force: bool = False) -> None:
+    """UserError unless both runs can gate: stored jobs, complete, one suite, the same devices.
+
+    `force` lets runs of different suites or devices, or incomplete runs, be compared anyway; a run with
+    no stored jobs never can.
+    """
+    runs = [store.manifest(ref) for ref in (base_ref, new_ref)]
+    for m in runs:
+        if m["jobs_done"] == 0:
+            raise UserError(f"run {m['run_id']} has no stored jobs (status {m['status']}): nothing to compare")
+    if force:
+        return
+    for m in runs:
+        if m["status"] != "complete":
+            why = "is still running, or its process died" if m["status"] == "running" else f"is {m['status']}"
+            raise UserError(f"run {m['run_id']} {why} ({m['jobs_done']}/{m['jobs_planned']} jobs): gate on complete "
+                            "runs, or pass --force to compare what it stored")
+    suites = [m["suite"]["name"] for m in runs]
+    if suites[0] != suites[1]:
+        raise UserError(f"the runs are of different suites ({suites[0]!r} vs {suites[1]!r}): compare runs of one "
+                        "suite, or pass --force")
+    devices = [sorted(d["id"] for d in m["devices"]) for m in runs]
+    if devices[0] != devices[1]:
+        raise UserError(f"the runs ran on different devices ({', '.join(devices[0]) or 'none'} vs "
+                        f"{', '.join(devices[1]) or 'none'}): compare runs of the same devices, or pass --force")
 
 
 def compare_runs(store: Store, base_ref: str, new_ref: str, *, threshold: float = 0.05,
@@ -249,6 +279,14 @@ def history_frame(store: Store, suite: str | None = None) -> pd.DataFrame:
     frame = con.execute(_HISTORY_SQL, [suite, suite]).df()
     created = con.execute("SELECT run_id, created_utc FROM runs").df()
     return frame.merge(created, on="run_id").sort_values(["created_utc", "run_id"], ignore_index=True)
+
+
+def check_history(store: Store, suite: str | None) -> None:
+    """UserError unless the store holds a complete run (of `suite`): a mistyped suite never passes the gate."""
+    complete = {m["suite"]["name"] for m in store.runs() if m["status"] == "complete"}
+    if not complete or (suite is not None and suite not in complete):
+        raise UserError(f"no complete runs{f' of suite {suite!r}' if suite else ''} in {store.root}; suites with "
+                        f"complete runs: {', '.join(sorted(complete)) or 'none'}")
 
 
 def history(store: Store, suite: str | None = None, *, threshold: float = 0.05) -> History:
