@@ -4,10 +4,10 @@ runs of different suites or devices, a mistyped `--history --suite`; `--force` c
 from __future__ import annotations
 
 import pytest
-from tests.synthetic_runs import write_run
 
 from harness.cli import main
 from harness.store import Store
+from tests.synthetic_runs import write_run
 
 
 def _partial(store: Store, *, devices=(), suite="synthetic", jobs=1, status=None) -> str:
