@@ -23,8 +23,8 @@ import pyarrow as pa
 
 from harness.errors import ResultFormatError
 
-__all__ = ["FORMAT_VERSION", "RUN_STATUSES", "RunManifest", "RESULT_SCHEMA", "result_table", "upgrade_manifest",
-           "upgrade_results"]
+__all__ = ["FORMAT_VERSION", "RUN_STATUSES", "RunManifest", "RESULT_SCHEMA", "EVENT_SCHEMA", "SAMPLE_SCHEMA",
+           "result_table", "upgrade_manifest", "upgrade_results"]
 
 FORMAT_VERSION = 2
 RUN_STATUSES = ("running", "complete", "failed", "interrupted")
@@ -58,6 +58,18 @@ RESULT_SCHEMA = pa.schema([
     ("energy_baseline_w", _F), ("energy_u_sampling_j", _F), ("energy_u_resolution_j", _F),
     ("energy_u_baseline_j", _F), ("energy_rate_hz", _F), ("energy_resolution", _F), ("energy_resolution_unit", _S),
     ("energy_channels", _S), ("energy_per_item_j", _F), ("energy_per_item_u_j", _F),
+])
+
+
+# One row per runner event (the protocol fields that analysis reads, and the whole event as `payload`);
+# `stream` is the event's own job id (`<job>-bg` for a background job stored with its job).
+EVENT_SCHEMA = pa.schema([
+    ("run_id", _S), ("job_id", _S), ("seq", _I), ("stream", _S), ("event", _S), ("idx", _I), ("warmup", _B),
+    ("start_ns", _I), ("end_ns", _I), ("latency_ms", _F), ("loss", _F), ("t_ns", _I), ("payload", _S),
+])
+# One row per raw telemetry sample (harness.events.Sample), in the channel vocabulary's units.
+SAMPLE_SCHEMA = pa.schema([
+    ("run_id", _S), ("job_id", _S), ("t_ns", _I), ("source", _S), ("channel", _S), ("value", _F), ("unit", _S),
 ])
 
 

@@ -32,18 +32,18 @@ import pyarrow.parquet as pq
 
 from harness.errors import ResultFormatError, UserError
 from harness.events import Sample
-from harness.records import FORMAT_VERSION, RUN_STATUSES, RunManifest, result_table, upgrade_results
+from harness.records import (
+    EVENT_SCHEMA,
+    FORMAT_VERSION,
+    RESULT_SCHEMA,
+    RUN_STATUSES,
+    SAMPLE_SCHEMA,
+    RunManifest,
+    result_table,
+    upgrade_results,
+)
 
 __all__ = ["FORMAT_VERSION", "Store", "RunWriter", "utc_now"]
-_EVENT_COLUMNS = {
-    "seq": pa.int64(), "stream": pa.string(), "event": pa.string(), "idx": pa.int64(), "warmup": pa.bool_(),
-    "start_ns": pa.int64(), "end_ns": pa.int64(), "latency_ms": pa.float64(), "loss": pa.float64(),
-    "t_ns": pa.int64(), "payload": pa.string(),
-}
-_SAMPLE_SCHEMA = pa.schema([
-    ("t_ns", pa.int64()), ("source", pa.string()), ("channel", pa.string()), ("value", pa.float64()),
-    ("unit", pa.string()),
-])
 
 
 def utc_now() -> str:
@@ -73,28 +73,22 @@ def _write_parquet_once(path: Path, table: pa.Table) -> None:
 
 
 def _events_table(run_id: str, job_id: str, events: Iterable[dict[str, Any]]) -> pa.Table:
-    rows = []
-    for seq, e in enumerate(events):
-        rows.append({
-            "seq": seq, "stream": e.get("job_id"), "event": e.get("event"), "idx": e.get("index", e.get("step")),
-            "warmup": e.get("warmup"),
-            "start_ns": e.get("start_ns"), "end_ns": e.get("end_ns"), "latency_ms": e.get("latency_ms"),
-            "loss": e.get("loss"), "t_ns": e.get("t_ns"), "payload": json.dumps(e, sort_keys=True),
-        })
-    schema = pa.schema([("run_id", pa.string()), ("job_id", pa.string()), *_EVENT_COLUMNS.items()])
-    columns = {name: [r[name] for r in rows] for name in _EVENT_COLUMNS}
-    return pa.table({"run_id": [run_id] * len(rows), "job_id": [job_id] * len(rows), **columns}, schema=schema)
+    rows = [{
+        "run_id": run_id, "job_id": job_id, "seq": seq, "stream": e.get("job_id"), "event": e.get("event"),
+        "idx": e.get("index", e.get("step")), "warmup": e.get("warmup"), "start_ns": e.get("start_ns"),
+        "end_ns": e.get("end_ns"), "latency_ms": e.get("latency_ms"), "loss": e.get("loss"), "t_ns": e.get("t_ns"),
+        "payload": json.dumps(e, sort_keys=True),
+    } for seq, e in enumerate(events)]
+    return pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
 
 
 def _samples_table(run_id: str, job_id: str, samples: Iterable[Sample]) -> pa.Table:
     samples = list(samples)
-    table = pa.table({
-        "t_ns": [s.t_ns for s in samples], "source": [s.source for s in samples],
-        "channel": [s.channel for s in samples], "value": [float(s.value) for s in samples],
-        "unit": [s.unit for s in samples],
-    }, schema=_SAMPLE_SCHEMA)
-    table = table.add_column(0, "job_id", pa.array([job_id] * len(samples), pa.string()))
-    return table.add_column(0, "run_id", pa.array([run_id] * len(samples), pa.string()))
+    return pa.table({
+        "run_id": [run_id] * len(samples), "job_id": [job_id] * len(samples), "t_ns": [s.t_ns for s in samples],
+        "source": [s.source for s in samples], "channel": [s.channel for s in samples],
+        "value": [float(s.value) for s in samples], "unit": [s.unit for s in samples],
+    }, schema=SAMPLE_SCHEMA)
 
 
 class RunWriter:
@@ -194,11 +188,14 @@ class Store:
         return self._read_manifest(self.runs_dir / self.resolve(run_ref) / "manifest.json")
 
     def _read(self, run_ref: str, kind: str, job_id: str | None = None) -> pd.DataFrame:
+        """A run's events or samples; with none stored, an empty frame that still has the schema's columns."""
         run_dir = self.runs_dir / self.resolve(run_ref)
         pattern = f"jobs/{job_id or '*'}/{kind}.parquet"
         frames = [pq.read_table(p).to_pandas() for p in sorted(run_dir.glob(pattern))]
         frames = [f for f in frames if not f.empty]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if not frames:
+            return (EVENT_SCHEMA if kind == "events" else SAMPLE_SCHEMA).empty_table().to_pandas()
+        return pd.concat(frames, ignore_index=True)
 
     def results(self, run_ref: str) -> pd.DataFrame:
         """One row per stored job of a run, in plan order, in the current result schema."""
@@ -206,9 +203,7 @@ class Store:
         version = self._version(run_id)
         tables = [upgrade_results(pq.read_table(p), version)
                   for p in sorted((self.runs_dir / run_id).glob("jobs/*/result.parquet"))]
-        if not tables:
-            return pd.DataFrame()
-        frame = pa.concat_tables(tables).to_pandas()
+        frame = pa.concat_tables(tables or [RESULT_SCHEMA.empty_table()]).to_pandas()
         return frame.sort_values("order", ignore_index=True)
 
     def events(self, run_ref: str, job_id: str | None = None) -> pd.DataFrame:

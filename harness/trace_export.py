@@ -30,7 +30,7 @@ def build_trace(store: Store, run_ref: str) -> dict[str, Any]:
     if results.empty:
         raise UserError(f"run {run_id} has no stored jobs to export")
     times = [events[c].dropna() for c in ("t_ns", "start_ns") if c in events] + [samples.get("t_ns", pd.Series())]
-    origin = int(min(t.min() for t in times if len(t)))
+    origin = min((int(t.min()) for t in times if len(t)), default=0)  # a run may have stored no events
     us = lambda ns: (int(ns) - origin) / 1000  # noqa: E731
     pids = {d: n + 1 for n, d in enumerate(sorted(results["device_id"].unique()))}
     out: list[dict[str, Any]] = []
