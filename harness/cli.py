@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from harness.errors import HarnessError, UserError
 from harness.events import TIMED
@@ -27,6 +29,11 @@ err = Console(stderr=True, highlight=False)
 
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(jsonable(data), indent=2, sort_keys=True) + "\n")
+
+
+def _row(table: Table, *cells: str) -> None:
+    """A table row of data: names from suites, models, phones and paths are shown as text, never as markup."""
+    table.add_row(*(Text(str(c)) for c in cells))
 
 
 def _store(args: argparse.Namespace):
@@ -53,7 +60,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
         sources = ", ".join(f"{s.name} ({s.kind})" if s.available else f"{s.name}: no — {s.reason}"
                             for s in d.energy_sources) or "none"
         battery = f"{d.battery_capacity_mah:.0f} mAh" if d.battery_capacity_mah else "—"
-        table.add_row(d.id, d.model, d.os, d.soc, d.abi, str(d.cores), battery, sources)
+        _row(table, d.id, d.model, d.os, d.soc, d.abi, str(d.cores), battery, sources)
     out.print(table)
     return 0
 
@@ -67,11 +74,11 @@ class _RichReporter:
         self.progress, self.task = progress, None
 
     def building(self, variant: str) -> None:
-        err.print(f"[dim]artifact[/] {variant} (built or taken from the cache)")
+        err.print(f"[dim]artifact[/] {escape(variant)} (built or taken from the cache)")
 
     def job_started(self, job, expected_events: int) -> None:
         label = f"{job.job_id} {job.variant} · {job.workload.name} · {job.device} · rep {job.repetition}"
-        self.task = self.progress.add_task(label, total=expected_events)
+        self.task = self.progress.add_task(escape(label), total=expected_events)
 
     def event(self, job, event: dict[str, Any]) -> None:
         if event.get("event") in TIMED:
@@ -81,7 +88,8 @@ class _RichReporter:
         if row["status"] == "ok":
             self.progress.update(self.task, completed=self.progress.tasks[-1].total)
         else:
-            self.progress.update(self.task, description=f"[red]{job.job_id} failed: {row['error_message']}")
+            failed = f"{job.job_id} failed: {row['error_message']}"
+            self.progress.update(self.task, description=f"[red]{escape(failed)}")
 
 
 def _summary_table(rows: Sequence[dict[str, Any]]) -> Table:
@@ -98,8 +106,8 @@ def _summary_table(rows: Sequence[dict[str, Any]]) -> Table:
 
     for (variant, workload, device), g in frame.groupby(["variant", "workload", "device_id"], sort=False):
         ok = g[g["status"] == "ok"]
-        table.add_row(variant, workload, device, f"{len(ok)}/{len(g)}", fmt(ok.get("p50_ms")), fmt(ok.get("p90_ms")),
-                      fmt(ok.get("p99_ms")), fmt(ok.get("final_loss"), "{:.4f}"), fmt(ok.get("delta_bytes"), "{:,.0f}"))
+        _row(table, variant, workload, device, f"{len(ok)}/{len(g)}", fmt(ok.get("p50_ms")), fmt(ok.get("p90_ms")),
+             fmt(ok.get("p99_ms")), fmt(ok.get("final_loss"), "{:.4f}"), fmt(ok.get("delta_bytes"), "{:,.0f}"))
     return table
 
 
@@ -120,8 +128,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     dashboard = render_runs(store, [result.run_id], result.run_dir / "dashboard.html")
     failed = sum(r["status"] != "ok" for r in result.rows)
     out.print(f"run {result.run_id}: {result.status}, {len(result.rows)} jobs ({failed} failed) "
-              f"stored in {result.run_dir}", soft_wrap=True)
-    out.print(f"dashboard: {dashboard}", soft_wrap=True)
+              f"stored in {result.run_dir}", soft_wrap=True, markup=False)
+    out.print(f"dashboard: {dashboard}", soft_wrap=True, markup=False)
     return 0 if failed == 0 else 1
 
 
@@ -135,14 +143,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
                       "devices": [d["id"] for d in m.get("devices", [])]} for m in runs])
         return 0
     if not runs:
-        out.print(f"no runs in {args.results}")
+        out.print(f"no runs in {args.results}", markup=False)
         return 0
-    table = Table(title=f"Runs in {args.results}")
+    table = Table(title=Text(f"Runs in {args.results}"))
     for col in ("run id", "created (UTC)", "suite", "devices", "status", "jobs", "commit"):
         table.add_column(col)
     for m in runs:
-        table.add_row(m["run_id"], m["created_utc"], m["suite"]["name"], ", ".join(d["id"] for d in m["devices"]),
-                      m["status"], f"{m['jobs_done']}/{m['jobs_planned']}", (m.get("git_commit") or "")[:12])
+        _row(table, m["run_id"], m["created_utc"], m["suite"]["name"], ", ".join(d["id"] for d in m["devices"]),
+             m["status"], f"{m['jobs_done']}/{m['jobs_planned']}", (m.get("git_commit") or "")[:12])
     out.print(table)
     return 0
 
@@ -157,9 +165,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     out.print(f"run {manifest['run_id']} · suite {manifest['suite']['name']} · {manifest['status']} · "
               f"{manifest['jobs_done']}/{manifest['jobs_planned']} jobs · "
-              f"commit {(manifest['git_commit'] or '?')[:12]}")
+              f"commit {(manifest['git_commit'] or '?')[:12]}", markup=False)
     for d in manifest["devices"]:
-        out.print(f"device {d['id']}: {d['model']} · {d['soc']} · {d['os']}")
+        out.print(f"device {d['id']}: {d['model']} · {d['soc']} · {d['os']}", markup=False)
     if jobs:
         out.print(_summary_table(jobs))
     return 0
@@ -169,7 +177,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from harness.dashboards.run import render_runs
 
     path = render_runs(_store(args), args.runs, args.output)
-    out.print(f"dashboard: {path}", soft_wrap=True)
+    out.print(f"dashboard: {path}", soft_wrap=True, markup=False)
     return 0
 
 
@@ -205,7 +213,7 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
     from harness.dashboards.report import render_all
 
     for path in render_all(_store(args), args.output, args.suite, args.threshold / 100):
-        out.print(f"dashboard: {path}")
+        out.print(f"dashboard: {path}", soft_wrap=True, markup=False)
     return 0
 
 
@@ -213,7 +221,7 @@ def cmd_export_trace(args: argparse.Namespace) -> int:
     from harness.trace_export import export_trace
 
     path = export_trace(_store(args), args.run, args.output)
-    out.print(f"trace: {path} (open in https://ui.perfetto.dev)")
+    out.print(f"trace: {path} (open in https://ui.perfetto.dev)", soft_wrap=True, markup=False)
     return 0
 
 

@@ -22,6 +22,7 @@ def _task(name: str) -> Task:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.progress import Progress
 
     from models import zoo
@@ -35,9 +36,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     with Progress(transient=True) as progress:
         job = progress.add_task("building", total=len(chosen))
         for name in chosen:
-            progress.update(job, description=name)
+            progress.update(job, description=escape(name))
             artifact = zoo.build(name, args.out, force=args.force)
-            progress.console.print(f"{name}  {artifact.path}  {artifact.manifest['model_bytes']} B")
+            progress.console.print(f"{name}  {artifact.path}  {artifact.manifest['model_bytes']} B", markup=False)
             progress.advance(job)
     return 0
 
