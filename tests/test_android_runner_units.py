@@ -42,3 +42,13 @@ def test_benchmark_model_command_quotes_paths() -> None:
 def test_getprop() -> None:
     props = parse_getprop("[ro.product.model]: [Pixel 7]\n[ro.soc.model]: [Tensor G2]\n[weird]: [multi\nline]\n")
     assert props == {"ro.product.model": "Pixel 7", "ro.soc.model": "Tensor G2"}
+
+
+def test_soc_name_is_the_most_specific_property() -> None:
+    from harness.devices.android.device import soc_name
+
+    s9 = {"ro.hardware": "samsungexynos9810", "ro.board.platform": "exynos5", "ro.build.version.sdk": "29"}
+    assert soc_name(s9) == "samsungexynos9810"
+    assert soc_name({"ro.hardware": "qcom", "ro.board.platform": "msm8998"}) == "msm8998"
+    assert soc_name({"ro.soc.manufacturer": "QTI", "ro.soc.model": "SM8550", "ro.hardware": "qcom"}) == "QTI SM8550"
+    assert soc_name({}) == "unknown"

@@ -33,7 +33,7 @@ from harness.telemetry.conventions import CurrentConvention, detect_convention, 
 from harness.telemetry.odpm import parse_power_stats
 from harness.telemetry.sampler_output import SAMPLER_SCRIPT
 
-__all__ = ["AndroidDevice", "discover_android", "parse_getprop"]
+__all__ = ["AndroidDevice", "discover_android", "parse_getprop", "soc_name"]
 
 POWER_STATS = "android.hardware.power.stats.IPowerStats/default"
 PS_DIR = "/sys/class/power_supply/battery"
@@ -128,7 +128,7 @@ class AndroidDevice(Device):
         return DeviceDescription(
             id=self.id, kind="android", model=props.get("ro.product.model", "unknown"),
             os=f"Android {props.get('ro.build.version.release', '?')} (API {sdk})",
-            soc=_soc(props, sdk), abi=props.get("ro.product.cpu.abi", "unknown"),
+            soc=soc_name(props), abi=props.get("ro.product.cpu.abi", "unknown"),
             cores=int(parts[6].strip() or 0) if parts[6].strip().isdigit() else 0,
             battery_capacity_mah=_capacity_mah(readings[-1]),
             accelerators=("cpu", "xnnpack", "nnapi", "gpu"),
@@ -230,11 +230,17 @@ def _kv_lines(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
-def _soc(props: dict[str, str], sdk: int) -> str:
-    # ro.soc.* exists from API 31; older phones only name the board/platform.
-    if sdk >= 31 and props.get("ro.soc.model"):
+def soc_name(props: dict[str, str]) -> str:
+    """The most specific SoC name the properties give.
+
+    `ro.soc.manufacturer` + `ro.soc.model` where present (API 31+); else whichever of `ro.hardware` and
+    `ro.board.platform` names the chip more precisely (more digits, then longer): a Galaxy S9 says
+    `samsungexynos9810` / `exynos5`, an older Snapdragon phone `qcom` / `msm8998`.
+    """
+    if props.get("ro.soc.model"):
         return f"{props.get('ro.soc.manufacturer', '')} {props['ro.soc.model']}".strip()
-    return props.get("ro.board.platform") or props.get("ro.hardware") or "unknown"
+    names = [props.get(key, "") for key in ("ro.hardware", "ro.board.platform")]
+    return max(names, key=lambda name: (sum(c.isdigit() for c in name), len(name))) or "unknown"
 
 
 def _capacity_mah(reading: RawPowerSupply) -> float | None:
