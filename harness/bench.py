@@ -29,7 +29,7 @@ from harness.provenance import git_commit, host_info, package_versions
 from harness.store import RunWriter, Store, utc_now
 from harness.suite import Suite, Workload
 
-__all__ = ["Reporter", "BenchResult", "run_bench", "check_devices", "resolve_artifacts"]
+__all__ = ["Reporter", "BenchResult", "run_bench", "check_devices", "check_artifacts", "resolve_artifacts"]
 
 DeviceOpener = Callable[[str], Device]
 
@@ -96,6 +96,20 @@ def check_devices(plan: Sequence[PlannedJob], suite: Suite, devices: dict[str, D
         if w.background is not None and not runner.background:
             raise UserError(f"workload {w.name!r}: {device.id} cannot run a background job beside another "
                             f"(runner {runner.name!r}); run background workloads on a device that can (host)")
+
+
+def check_artifacts(plan: Sequence[PlannedJob], artifacts: dict[str, Artifact]) -> None:
+    """Every job's workload fits its artifact's signatures (as the artifact manifest records them)."""
+    for job in plan:
+        w, manifest = job.workload, artifacts[job.variant].manifest
+        signatures = manifest.get("signatures")
+        if signatures is not None and w.signature not in signatures:
+            raise UserError(f"workload {w.name!r}: variant {job.variant!r} has no {w.signature!r} signature "
+                            f"(it has {', '.join(signatures)})")
+        batch = manifest.get("train_batch")
+        if w.signature == "train" and batch is not None and w.batch_size != batch:
+            raise UserError(f"workload {w.name!r}: batch_size {w.batch_size}, but the train signature of "
+                            f"{job.variant!r} takes batches of {batch}; set batch_size = {batch}")
 
 
 def resolve_artifacts(variants: Sequence[str], reporter: Reporter) -> dict[str, Artifact]:
@@ -332,6 +346,7 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
             devices[device_id] = open_device(device_id)
         check_devices(plan, suite, devices, formats)
         artifacts = resolve_artifacts(suite.variants, reporter)
+        check_artifacts(plan, artifacts)
         data = resolve_data(suite)
         # described once, before anything is induced: the manifest shows each device as it was
         descriptions = {d: dev.describe() for d, dev in devices.items()}

@@ -75,3 +75,15 @@ def test_what_a_backend_does_not_declare_is_refused_before_anything_is_stored(re
     with pytest.raises(UserError, match=words):
         run_bench(parse_suite(text), store)
     assert store.runs() == []
+
+
+@pytest.mark.parametrize(("suite", "words"), [
+    (SUITE + '[[workloads]]\nname = "train"\nsignature = "train"\ndelegate = "cpu"\nsteps = 2\nbatch_size = 7\n',
+     "batch_size 7, but the train signature of 'toy-cnn/last-layer' takes batches of 16"),
+])
+def test_a_workload_that_does_not_fit_its_artifact_is_refused_before_a_run(registered, tmp_path, suite, words,
+                                                                            toy_artifact):
+    store = Store(tmp_path)
+    with pytest.raises(UserError, match=words):
+        run_bench(parse_suite(suite), store)
+    assert store.runs() == []
