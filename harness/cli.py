@@ -39,7 +39,16 @@ def _row(table: Table, *cells: str) -> None:
 def _store(args: argparse.Namespace):
     from harness.store import Store
 
+    if args.results.exists() and not args.results.is_dir():
+        raise UserError(f"--results {args.results} is not a directory (a results store is one)")
     return Store(args.results)
+
+
+def _threshold(args: argparse.Namespace) -> float:
+    """`--threshold PCT` as a fraction; UserError outside 0 <= PCT < 1000."""
+    if not 0 <= args.threshold < 1000:
+        raise UserError(f"--threshold must be a percentage between 0 and 1000, not {args.threshold}")
+    return args.threshold / 100
 
 
 # -- devices ---------------------------------------------------------------------------------------
@@ -186,9 +195,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from harness import compare
 
-    if not 0 <= args.threshold < 1000:
-        raise UserError(f"--threshold must be a percentage between 0 and 1000, not {args.threshold}")
-    threshold = args.threshold / 100
+    threshold = _threshold(args)
     store = _store(args)
     if args.history:
         if args.runs:
@@ -212,7 +219,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_dashboards(args: argparse.Namespace) -> int:
     from harness.dashboards.report import render_all
 
-    for path in render_all(_store(args), args.output, args.suite, args.threshold / 100):
+    for path in render_all(_store(args), args.output, args.suite, _threshold(args)):
         out.print(f"dashboard: {path}", soft_wrap=True, markup=False)
     return 0
 
@@ -302,6 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as exc:
         err.print(f"harness: {type(exc).__name__}: {exc}", markup=False, soft_wrap=True)
         return exc.exit_code
+    except OSError as exc:  # a file the harness reads or writes; never a traceback
+        err.print(f"harness: error: {exc}", markup=False, soft_wrap=True)
+        return 1
     except KeyboardInterrupt:
         err.print("harness: interrupted; what was measured so far is stored", markup=False)
         return 130

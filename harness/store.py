@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from harness.errors import ResultFormatError, UserError
 from harness.events import Sample
+from harness.files import write_atomic
 from harness.records import (
     EVENT_SCHEMA,
     FORMAT_VERSION,
@@ -56,9 +57,7 @@ def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _write_parquet_once(path: Path, table: pa.Table) -> None:

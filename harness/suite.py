@@ -318,7 +318,9 @@ def parse_suite(text: str, origin: str = "<suite>") -> Suite:
 
 def load_suite(path: Path) -> Suite:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot read suite {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise UserError(f"suite {path} is not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
     return parse_suite(text, str(path))

@@ -8,7 +8,6 @@ Timestamps are microseconds of the device's monotonic clock, shifted so the run 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.events import TIMED
+from harness.files import write_atomic
 from harness.jsonable import jsonable
 from harness.store import Store
 
@@ -74,9 +74,4 @@ def build_trace(store: Store, run_ref: str) -> dict[str, Any]:
 
 
 def export_trace(store: Store, run_ref: str, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(build_trace(store, run_ref), separators=(",", ":")))
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(build_trace(store, run_ref), separators=(",", ":")))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import plotly.graph_objects as go
+
+from harness.files import write_atomic
 
 __all__ = ["Section", "write_page"]
 
@@ -45,9 +46,4 @@ def write_page(path: Path, title: str, meta: str, sections: Sequence[Section]) -
                                                 config={"displaylogo": False}))
             first_plot = False
     parts.append("</body></html>")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(parts))
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, "\n".join(parts))
