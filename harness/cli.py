@@ -4,9 +4,11 @@ UserError → one line, exit 2; other HarnessError → one line, exit 1; Ctrl-C 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,21 @@ def _summary_table(rows: Sequence[dict[str, Any]]) -> Table:
     return table
 
 
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a CI timeout, a dropped ssh) stop a bench like Ctrl-C: devices are restored and
+    the run is marked interrupted, keeping what it measured."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from harness.bench import run_bench
     from harness.dashboards.run import render_runs
@@ -130,7 +147,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     store = _store(args)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err)
-    with progress:
+    with progress, _stop_signals_interrupt():
         result = run_bench(suite, store, suite_path=suite_path, device_ids=args.device,
                            reporter=_RichReporter(progress))
     out.print(_summary_table(result.rows))

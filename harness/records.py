@@ -10,7 +10,9 @@ the current one. tests/fixtures/store_v1 is a run written by format 1 and must a
 Format history:
 - 1 (2026-11): first version; result rows typed by inference (an all-empty column is Arrow `null`).
 - 2 (2026-12): result rows have one explicit Arrow schema (`RESULT_SCHEMA`); manifests always carry
-  `conditions` and `restore_failures`, and each device's declared `capabilities` (null when unknown).
+  `conditions` and `restore_failures`, each device's declared `capabilities` (null when unknown), and
+  the `process` that writes the run (hostname, pid, start time), so a run whose writer died reads as
+  `interrupted` instead of `running` forever.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class RunManifest:
     conditions: dict[str, Any]  # induced on every device: name -> value
     finished_utc: str | None = None
     restore_failures: list[str] = dataclasses.field(default_factory=list)
+    process: dict[str, Any] | None = None  # hostname, pid, started (epoch s) of the process writing the run
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):

@@ -21,12 +21,14 @@ import datetime as dt
 import json
 import os
 import secrets
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -90,6 +92,20 @@ def _samples_table(run_id: str, job_id: str, samples: Iterable[Sample]) -> pa.Ta
     }, schema=SAMPLE_SCHEMA)
 
 
+def _this_process() -> dict[str, Any]:
+    return {"hostname": socket.gethostname(), "pid": os.getpid(), "started": psutil.Process().create_time()}
+
+
+def _gone(process: dict[str, Any] | None) -> bool:
+    """True if the process that wrote a run is known to be dead (same host, and its pid is gone or reused)."""
+    if not process or process.get("hostname") != socket.gethostname():
+        return False  # no record, or another host's process: it cannot be checked from here
+    try:
+        return abs(psutil.Process(process["pid"]).create_time() - process["started"]) > 1.0
+    except psutil.NoSuchProcess:
+        return True
+
+
 class RunWriter:
     """Appends jobs to one run and closes it; created by `Store.create_run`."""
 
@@ -141,7 +157,7 @@ class Store:
         manifest = RunManifest(**{
             "git_commit": None, "host": {}, "packages": {}, "devices": [], "artifacts": {}, "conditions": {},
             **metadata, "run_id": run_id, "created_utc": utc_now(), "status": "running",
-            "jobs_planned": jobs_planned, "jobs_done": 0}).to_dict()
+            "jobs_planned": jobs_planned, "jobs_done": 0, "process": _this_process()}).to_dict()
         _write_json_atomic(run_dir / "manifest.json", manifest)
         return RunWriter(run_dir, manifest)
 
@@ -153,7 +169,10 @@ class Store:
             raise ResultFormatError(f"{path}: unreadable manifest ({exc})") from exc
         if not isinstance(manifest, dict):
             raise ResultFormatError(f"{path}: not a harness run manifest")
-        return RunManifest.from_dict(manifest, str(path)).to_dict()
+        manifest = RunManifest.from_dict(manifest, str(path)).to_dict()
+        if manifest["status"] == "running" and _gone(manifest["process"]):
+            manifest["status"] = "interrupted"  # shown, not written: its writer died without finishing it
+        return manifest
 
     def _version(self, run_id: str) -> int:
         """The format version the run was written in (its results are upgraded from it)."""
@@ -170,10 +189,14 @@ class Store:
         return [self._read_manifest(p) for p in paths]
 
     def resolve(self, run_ref: str) -> str:
-        """A run id from an id, a unique prefix of one, or `latest`."""
+        """A run id from an id, a unique prefix of one, or `latest` (the latest complete run)."""
         ids = [p.parent.name for p in sorted(self.runs_dir.glob("*/manifest.json"))] if self.runs_dir.is_dir() else []
         if run_ref == "latest" and ids:
-            return ids[-1]
+            complete = [m["run_id"] for m in self.runs() if m["status"] == "complete"]
+            if not complete:
+                raise UserError(f"no complete run in {self.root}: `latest` is the latest complete run; give a run id "
+                                f"(see `harness runs --results {self.root}`)")
+            return complete[-1]
         matches = [i for i in ids if i.startswith(run_ref)]
         if run_ref in ids:
             return run_ref
