@@ -19,7 +19,7 @@ from harness.checksum import sha256_file
 from harness.cooldown import cool_down
 from harness.cooldown import read as read_thermal
 from harness.devices import open_device
-from harness.devices.base import Artifact, Device, DeviceDescription
+from harness.devices.base import DEFAULT_JOB_TIMEOUT_S, Artifact, Device, DeviceDescription
 from harness.devices.capabilities import RUNNERS
 from harness.errors import CompanionAppError, DeviceError, UserError
 from harness.events import EnergySource, Sample, background_stream, measured
@@ -171,8 +171,8 @@ def _job_doc(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
     return job.protocol_job(target.staged[artifact.sha256], artifact.sha256, files, workload, job_id, ranges)
 
 
-def _run_checked(device: Device, job_doc: dict[str, Any], on_event: Callable[[dict[str, Any]], None]
-                 ) -> list[dict[str, Any]]:
+def _run_checked(device: Device, job_doc: dict[str, Any], on_event: Callable[[dict[str, Any]], None],
+                 timeout_s: float) -> list[dict[str, Any]]:
     """Run one protocol job, checking every event against the protocol as it arrives.
 
     A malformed or out-of-order event fails the job right there, naming the event and its fault.
@@ -186,11 +186,11 @@ def _run_checked(device: Device, job_doc: dict[str, Any], on_event: Callable[[di
             raise CompanionAppError(f"the runner broke the job protocol: {exc}") from exc
         on_event(event)
 
-    return device.run(job_doc, checked)
+    return device.run(job_doc, checked, timeout_s=timeout_s)
 
 
 def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any], background: dict[str, Any],
-                     reporter: Reporter) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                     reporter: Reporter, timeout_s: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run `background` (a train job) and, once its first step ran, `foreground` beside it.
 
     Returns (foreground events, background events); the user-felt latency is the foreground's.
@@ -204,7 +204,7 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
 
     def run_background() -> None:
         try:
-            result["events"] = _run_checked(target.device, background, on_background)
+            result["events"] = _run_checked(target.device, background, on_background, timeout_s)
         except DeviceError as exc:
             result["error"] = exc
         finally:
@@ -214,7 +214,7 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
     thread.start()
     try:
         stepping.wait()
-        events = _run_checked(target.device, foreground, lambda e: reporter.event(job, e))
+        events = _run_checked(target.device, foreground, lambda e: reporter.event(job, e), timeout_s)
     finally:
         thread.join()
     if "error" in result:
@@ -223,20 +223,22 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
 
 
 def _execute(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
-             workloads: dict[str, Workload], reporter: Reporter) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+             workloads: dict[str, Workload], reporter: Reporter, timeout_s: float
+             ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run one job with its workload's runner: (protocol events, summary columns)."""
     job_doc = _job_doc(target, job, artifact, data)
     if not target.device.capabilities.runner(job.workload.runner).events:
         # An aggregates-only runner (benchmark_model): no events are stored, none are made up.
         assert target.benchmark_model is not None
-        return [], summarize_benchmark_model(target.device.run_benchmark_model(target.benchmark_model, job_doc))
+        return [], summarize_benchmark_model(
+            target.device.run_benchmark_model(target.benchmark_model, job_doc, timeout_s=timeout_s))
     if job.workload.background is None:
-        events = _run_checked(target.device, job_doc, lambda e: reporter.event(job, e))
+        events = _run_checked(target.device, job_doc, lambda e: reporter.event(job, e), timeout_s)
         return events, summarize_events(events)
     background = workloads[job.workload.background]
     events, behind = _with_background(
         target, job, job_doc, _job_doc(target, job, artifact, data, background, background_stream(job.job_id)),
-        reporter)
+        reporter, timeout_s)
     return events + behind, {
         **summarize_events(events), "background_workload": background.name,
         "background_status": summarize_events(behind)["status"],
@@ -259,7 +261,8 @@ def _overlap(foreground: list[dict[str, Any]], background: list[dict[str, Any]])
 
 
 def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
-             suite: Suite, reporter: Reporter) -> tuple[dict[str, Any], list[dict[str, Any]], list[Sample]]:
+             suite: Suite, reporter: Reporter, job_timeout_s: float | None
+             ) -> tuple[dict[str, Any], list[dict[str, Any]], list[Sample]]:
     device = target.device
     cooled = cool_down(device, target.reference_c, max_status=target.max_thermal_status,
                        timeout_s=suite.cooldown_timeout_s)
@@ -272,7 +275,8 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
     sampler = device.sampler()
     with sampler.sampling() as samples:
         try:
-            events, summary = _execute(target, job, artifact, data, {w.name: w for w in suite.workloads}, reporter)
+            events, summary = _execute(target, job, artifact, data, {w.name: w for w in suite.workloads}, reporter,
+                                       _timeout(job.workload, job_timeout_s))
         except DeviceError as exc:
             error = exc
     row: dict[str, Any] = {
@@ -289,6 +293,12 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
     if error is not None:
         row.update(status="failed", error_code=type(error).__name__, error_message=str(error))
     return row, events, baseline + samples
+
+
+def _timeout(workload: Workload, job_timeout_s: float | None) -> float:
+    """The tighter of the workload's `timeout_s` and the command line's, else the default."""
+    given = [t for t in (workload.timeout_s, job_timeout_s) if t is not None]
+    return min(given) if given else DEFAULT_JOB_TIMEOUT_S
 
 
 def _stage_benchmark_model(device: Device, plan: Sequence[PlannedJob], suite: Suite) -> str | None:
@@ -327,11 +337,12 @@ def _metadata(suite: Suite, suite_path: Path | None, devices: dict[str, Device],
 
 def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
               device_ids: Sequence[str] | None = None, reporter: Reporter | None = None,
-              open_device: DeviceOpener = open_device) -> BenchResult:
+              open_device: DeviceOpener = open_device, job_timeout_s: float | None = None) -> BenchResult:
     """Run a whole suite and store it; KeyboardInterrupt leaves an `interrupted` run behind.
 
     `open_device(id)` gives the device for an id (default: the backend registry); tests and phone
-    twins inject their own. Nothing is stored when a job asks a device for what it cannot do.
+    twins inject their own. Nothing is stored when a job asks a device for what it cannot do. A job still
+    running after `job_timeout_s` (or its workload's tighter `timeout_s`) fails as hung; the run goes on.
     """
     reporter = reporter or Reporter()
     plan = make_plan(suite, tuple(device_ids) if device_ids else None)
@@ -357,7 +368,8 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
                 device.induce(condition.name, condition.value)
         writer = store.create_run(metadata, len(plan))
         for job in plan:
-            row, events, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite, reporter)
+            row, events, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite, reporter,
+                                            job_timeout_s)
             writer.write_job(row, events, samples)
             rows.append(row)
             reporter.job_finished(job, row)

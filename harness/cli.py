@@ -145,11 +145,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     suite_path = args.suite or DEFAULT_SUITE
     suite = load_suite(suite_path)
     store = _store(args)
+    if args.job_timeout is not None and not args.job_timeout > 0:
+        raise UserError(f"--job-timeout must be a number of seconds > 0, not {args.job_timeout}")
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err)
     with progress, _stop_signals_interrupt():
         result = run_bench(suite, store, suite_path=suite_path, device_ids=args.device,
-                           reporter=_RichReporter(progress))
+                           reporter=_RichReporter(progress), job_timeout_s=args.job_timeout)
     out.print(_summary_table(result.rows))
     dashboard = render_runs(store, [result.run_id], result.run_dir / "dashboard.html")
     failed = sum(r["status"] != "ok" for r in result.rows)
@@ -269,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", type=Path, metavar="FILE", help="suite TOML (default: suites/default.toml)")
     p.add_argument("--device", action="append", metavar="ID", help="run on this device instead of the suite's "
                    "(repeatable), e.g. host, android:SERIAL")
+    p.add_argument("--job-timeout", type=float, metavar="S", help="a job still running after S seconds has hung: "
+                   "it fails and the run goes on (default 3600; a workload's timeout_s may be tighter)")
     p.set_defaults(func=cmd_bench)
 
     p = with_results(sub.add_parser("runs", help="list stored runs"))

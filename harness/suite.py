@@ -80,6 +80,7 @@ class Workload:
     runner: str = "companion"  # "companion" (protocol events) or "benchmark_model" (LiteRT's binary, aggregates)
     data: str | None = None  # train: one person's data, "har:<subject>[:cross-placement|same-trial]"
     background: str | None = None  # infer: a train workload run at the same time (latency a user feels)
+    timeout_s: float | None = None  # a job of this workload that runs longer has hung: it fails, the run goes on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +144,8 @@ def _workload(table: Any, where: str) -> Workload:
     for key in ("warmup", "iterations", "steps", "batch_size", "threads", "input_seed"):
         _typed(table, key, int, where)
     _typed(table, "min_duration_s", (int, float), where)
+    _typed(table, "timeout_s", (int, float), where)
+    _positive(table.get("timeout_s"), "timeout_s", where)
     _typed(table, "delegate", str, where)
     for key in ("iterations", "steps", "batch_size", "threads"):
         _positive(table.get(key), key, where)

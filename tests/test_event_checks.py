@@ -38,9 +38,9 @@ def _stream(job_id: str, invoke: dict[str, Any]) -> list[dict[str, Any]]:
 class Scripted(LoopbackDevice):
     """Plays a scripted stream for the first job (an invoke with no latency_ms), the real runner after."""
 
-    def run(self, job, on_event=None):
+    def run(self, job, on_event=None, **kwargs):
         if job["job_id"] != "j0000":
-            return super().run(job, on_event)
+            return super().run(job, on_event, **kwargs)
         events = _stream(job["job_id"], {})
         for event in events:
             on_event(event)

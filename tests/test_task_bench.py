@@ -60,7 +60,8 @@ def test_the_job_carries_the_task_input_ranges(binary, tmp_path, monkeypatch):
 
     seen = []
     original = HostDevice.run
-    monkeypatch.setattr(HostDevice, "run", lambda self, job, on_event=None: seen.append(job) or original(self, job, on_event))
+    monkeypatch.setattr(HostDevice, "run", lambda self, job, on_event=None, **kw: seen.append(job)
+                        or original(self, job, on_event, **kw))
     run_bench(parse_suite(SUITE.replace('data = "binary:2"\n', "")), Store(tmp_path))
     assert [j["input"]["ranges"] for j in seen] == [{"x": [-1.0, 1.0], "y": [0, 2]}] * 2
 

@@ -24,9 +24,11 @@ __all__ = [
     "DeviceDescription",
     "TelemetrySampler",
     "EventCallback",
+    "DEFAULT_JOB_TIMEOUT_S",
 ]
 
 EventCallback = Callable[[dict[str, Any]], None]
+DEFAULT_JOB_TIMEOUT_S = 3600.0  # a job that runs longer has hung (suite `timeout_s`, `bench --job-timeout`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,8 +117,12 @@ class Device(abc.ABC):
         """
 
     @abc.abstractmethod
-    def run(self, job: dict[str, Any], on_event: EventCallback | None = None) -> list[dict[str, Any]]:
-        """Run one protocol job; return its events (also streamed to `on_event` as they arrive)."""
+    def run(self, job: dict[str, Any], on_event: EventCallback | None = None, *,
+            timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> list[dict[str, Any]]:
+        """Run one protocol job; return its events (also streamed to `on_event` as they arrive).
+
+        DeviceTimeout when the job has not ended within `timeout_s` (the runner is stopped).
+        """
 
     @abc.abstractmethod
     def sampler(self) -> TelemetrySampler:
@@ -136,7 +142,8 @@ class Device(abc.ABC):
         """Stage LiteRT's `benchmark_model` (backends declaring that runner); its path on the device."""
         raise NotImplementedError(f"{self.id} cannot run LiteRT's benchmark_model binary")
 
-    def run_benchmark_model(self, binary: str, job: dict[str, Any]) -> AggregateTimings:
+    def run_benchmark_model(self, binary: str, job: dict[str, Any], *,
+                            timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> AggregateTimings:
         """Run one infer job with a staged `benchmark_model`; aggregates only."""
         raise NotImplementedError(f"{self.id} cannot run LiteRT's benchmark_model binary")
 

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.checksum import sha256_file
-from harness.devices.base import Artifact, Device, DeviceDescription, EventCallback, TelemetrySampler
+from harness.devices.base import (
+    DEFAULT_JOB_TIMEOUT_S,
+    Artifact,
+    Device,
+    DeviceDescription,
+    EventCallback,
+    TelemetrySampler,
+)
 from harness.devices.capabilities import RUNNERS, Capabilities
 from harness.errors import CompanionAppError, DeviceError, DeviceTimeout, UserError
 from harness.events import EnergySource, Sample, ends_job
@@ -127,8 +134,7 @@ class HostDevice(Device):
     def discover(cls) -> list[Device]:
         return [cls()]
 
-    def __init__(self, job_timeout_s: float = 3600.0):
-        self._timeout = job_timeout_s
+    def __init__(self):
         self._rapl, self._rapl_reason = _rapl_domains()
         self._zones = sorted(p for p in THERMAL.glob("thermal_zone*") if (p / "temp").exists())
 
@@ -153,12 +159,13 @@ class HostDevice(Device):
             staged[artifact.sha256] = str(artifact.path.resolve())
         return staged
 
-    def run(self, job: dict[str, Any], on_event: EventCallback | None = None) -> list[dict[str, Any]]:
+    def run(self, job: dict[str, Any], on_event: EventCallback | None = None, *,
+            timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> list[dict[str, Any]]:
         with tempfile.TemporaryDirectory(prefix="harness-job-") as tmp:
             job_path = Path(tmp) / "job.json"
             job_path.write_text(json.dumps(job))
             return _stream_worker([sys.executable, "-m", "harness.host_runner", str(job_path)],
-                                  on_event, self._timeout)
+                                  on_event, timeout_s)
 
     def sampler(self) -> TelemetrySampler:
         return HostSampler(self._rapl, self._zones)

@@ -24,7 +24,14 @@ from harness.devices.android.transport import (
     sh_join,
     translate_errors,
 )
-from harness.devices.base import Artifact, Device, DeviceDescription, EventCallback, TelemetrySampler
+from harness.devices.base import (
+    DEFAULT_JOB_TIMEOUT_S,
+    Artifact,
+    Device,
+    DeviceDescription,
+    EventCallback,
+    TelemetrySampler,
+)
 from harness.devices.capabilities import RUNNERS, Capabilities
 from harness.errors import DeviceError, UserError
 from harness.events import AggregateTimings, EnergySource
@@ -65,7 +72,7 @@ class AndroidDevice(Device):
     )
 
     def __init__(self, serial: str, servers: Sequence[AdbServer] | None = None, *, work_dir: str = DEVICE_ROOT,
-                 sample_interval_s: float = 0.1, job_timeout_s: float = 3600.0):
+                 sample_interval_s: float = 0.1):
         if not serial or any(c.isspace() for c in serial):
             raise UserError(f"bad Android serial {serial!r}")
         self.id = f"android:{serial}"
@@ -74,8 +81,8 @@ class AndroidDevice(Device):
         self.work_dir = work_dir
         self.stager = Stager(self.shell, work_dir)
         self.conditions = ConditionManager(self.shell, work_dir)
-        self.runner = InstrumentationRunner(self.shell, work_dir, timeout_s=job_timeout_s)
-        self.benchmark_model = BenchmarkModelRunner(self.shell, timeout_s=job_timeout_s)
+        self.runner = InstrumentationRunner(self.shell, work_dir)
+        self.benchmark_model = BenchmarkModelRunner(self.shell)
         self._interval = sample_interval_s
         self._convention: CurrentConvention | None = None
         self._odpm = False
@@ -168,8 +175,9 @@ class AndroidDevice(Device):
         return StagedFile(SAMPLER_SCRIPT, sha256_file(SAMPLER_SCRIPT),
                           posixpath.join(self.work_dir, "bin", SAMPLER_SCRIPT.name))
 
-    def run(self, job: dict[str, Any], on_event: EventCallback | None = None) -> list[dict[str, Any]]:
-        return self.runner.run(job, on_event)
+    def run(self, job: dict[str, Any], on_event: EventCallback | None = None, *,
+            timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> list[dict[str, Any]]:
+        return self.runner.run(job, on_event, timeout_s)
 
     def stage_benchmark_model(self, binary: Path) -> str:
         """Push the user's LiteRT `benchmark_model` (only when its sha256 changed); its path on the phone."""
@@ -178,9 +186,10 @@ class AndroidDevice(Device):
         self.stager.stage([staged])
         return staged.device_path
 
-    def run_benchmark_model(self, binary: str, job: dict[str, Any]) -> AggregateTimings:
+    def run_benchmark_model(self, binary: str, job: dict[str, Any], *,
+                            timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> AggregateTimings:
         """Run one infer job with a staged `benchmark_model` (see `stage_benchmark_model`); aggregates only."""
-        return self.benchmark_model.run(binary, job)
+        return self.benchmark_model.run(binary, job, timeout_s)
 
     def sampler(self) -> TelemetrySampler:
         script = self._sampler_file()

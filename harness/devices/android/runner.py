@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import time
 from typing import Any
 
 from harness.devices.android.transport import Shell, sh_join
 from harness.devices.base import EventCallback
-from harness.errors import CompanionAppError, DeviceError, UserError
+from harness.errors import CompanionAppError, DeviceError, DeviceTimeout, UserError
 from harness.events import AggregateTimings, ends_job
 
 __all__ = [
@@ -48,18 +49,24 @@ def parse_status_line(line: str) -> dict[str, Any] | None:
 class InstrumentationRunner:
     """Pushes the job JSON, starts the companion, streams its events until `finished` or `error`."""
 
-    def __init__(self, shell: Shell, work_dir: str, component: str = RUNNER_COMPONENT, timeout_s: float = 3600.0):
-        self.shell, self.work_dir, self.component, self.timeout_s = shell, work_dir, component, timeout_s
+    def __init__(self, shell: Shell, work_dir: str, component: str = RUNNER_COMPONENT):
+        self.shell, self.work_dir, self.component = shell, work_dir, component
 
-    def run(self, job: dict[str, Any], on_event: EventCallback | None = None) -> list[dict[str, Any]]:
+    def run(self, job: dict[str, Any], on_event: EventCallback | None, timeout_s: float) -> list[dict[str, Any]]:
+        """Stream the job's events; DeviceTimeout once `timeout_s` passed (checked as lines arrive, and
+        after that long a silence)."""
         job_path = posixpath.join(self.work_dir, "jobs", f"{job['job_id']}.json")
         self.shell.run(sh_join(["mkdir", "-p", posixpath.dirname(job_path)]))
         self.shell.push(json.dumps(job).encode(), job_path)
         command = sh_join(["am", "instrument", "-w", "-r", "-e", "job", job_path, self.component])
         events: list[dict[str, Any]] = []
         other: list[str] = []
+        deadline = time.monotonic() + timeout_s
         try:
-            for line in self.shell.stream(command, self.timeout_s):
+            for line in self.shell.stream(command, timeout_s):
+                if time.monotonic() > deadline:
+                    raise DeviceTimeout(f"{self.shell.serial}: job {job['job_id']} did not finish within "
+                                        f"{timeout_s:g} s")
                 event = parse_status_line(line)
                 if event is None:
                     other.append(line)
@@ -147,15 +154,15 @@ def benchmark_model_timings(text: str) -> AggregateTimings:
 class BenchmarkModelRunner:
     """Runs a staged `benchmark_model` binary on one infer job and parses its summary."""
 
-    def __init__(self, shell: Shell, timeout_s: float = 3600.0):
-        self.shell, self.timeout_s = shell, timeout_s
+    def __init__(self, shell: Shell):
+        self.shell = shell
 
-    def run(self, binary: str, job: dict[str, Any]) -> AggregateTimings:
+    def run(self, binary: str, job: dict[str, Any], timeout_s: float) -> AggregateTimings:
         if job["signature"] != "infer":
             raise UserError(f"benchmark_model runs only infer jobs, not {job['signature']!r} (job {job['job_id']})")
         command = benchmark_model_command(binary, job["artifact"]["path"], job["threads"], job["iterations"],
                                           job["warmup"], job["delegate"], job.get("min_duration_s", 0.0))
-        result = self.shell.run(command, timeout_s=self.timeout_s, check=False)
+        result = self.shell.run(command, timeout_s=timeout_s, check=False)
         if result.returncode != 0:
             tail = (result.stderr + result.stdout).strip()[-300:]
             raise CompanionAppError(f"benchmark_model exited {result.returncode} on job {job['job_id']}: {tail}")
