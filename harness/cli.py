@@ -39,11 +39,21 @@ def _row(table: Table, *cells: str) -> None:
 
 
 def _store(args: argparse.Namespace):
+    """The results store of `--results`; `main` reports the damaged files reading it skipped."""
     from harness.store import Store
 
     if args.results.exists() and not args.results.is_dir():
         raise UserError(f"--results {args.results} is not a directory (a results store is one)")
-    return Store(args.results)
+    args.opened_store = Store(args.results)
+    return args.opened_store
+
+
+def _report_damaged(args: argparse.Namespace) -> None:
+    store = getattr(args, "opened_store", None)
+    if store is not None and store.damaged and args.func is not cmd_store_check:
+        for path, why in store.damaged.items():
+            err.print(f"harness: warning: skipped damaged {path}: {why}", markup=False, soft_wrap=True)
+        err.print(f"harness: see `harness store check --results {store.root}`", markup=False, soft_wrap=True)
 
 
 def _threshold(args: argparse.Namespace) -> float:
@@ -243,6 +253,18 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store_check(args: argparse.Namespace) -> int:
+    """Read every file of the store; list the damaged ones and why (exit 1 if any)."""
+    store = _store(args)
+    damaged = store.check()
+    for path, why in damaged.items():
+        out.print(f"damaged: {path}: {why}", markup=False, soft_wrap=True)
+    runs = len(store.runs())
+    out.print(f"{len(damaged)} damaged file{'s' if len(damaged) != 1 else ''}; {runs} readable run"
+              f"{'s' if runs != 1 else ''} in {store.root}", markup=False, soft_wrap=True)
+    return 1 if damaged else 0
+
+
 def cmd_export_trace(args: argparse.Namespace) -> int:
     from harness.trace_export import export_trace
 
@@ -313,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.json")
     p.set_defaults(func=cmd_export_trace)
 
+    store = sub.add_parser("store", help="the results store itself").add_subparsers(
+        dest="store_command", required=True, metavar="ACTION")
+    p = with_results(store.add_parser("check", help="read every stored file; list the damaged ones and why "
+                                      "(exit 1 if any)"))
+    p.set_defaults(func=cmd_store_check)
+
     from models.cli import register as register_models
 
     register_models(sub)
@@ -323,7 +351,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        try:
+            return args.func(args)
+        finally:
+            _report_damaged(args)
     except UserError as exc:
         err.print(f"harness: error: {exc}", markup=False, soft_wrap=True)  # one line, whatever the width
         return exc.exit_code

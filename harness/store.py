@@ -139,11 +139,35 @@ class RunWriter:
 
 
 class Store:
-    """A results directory; `Store(Path("results"))`."""
+    """A results directory; `Store(Path("results"))`.
+
+    No single damaged file breaks it: a manifest or Parquet file that cannot be read is skipped and
+    recorded in `damaged` (path -> reason) while reading many runs; `check()` reads every file.
+    """
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.runs_dir = self.root / "runs"
+        self.damaged: dict[str, str] = {}
+
+    def _table(self, path: Path) -> pa.Table | None:
+        """A stored Parquet file, or None (recorded in `damaged`) if it cannot be read."""
+        try:
+            return pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            self.damaged[str(path)] = f"unreadable Parquet ({exc})"
+            return None
+
+    def _readable(self, paths: Iterable[Path]) -> list[str]:
+        """The paths whose Parquet footer reads (the others recorded in `damaged`)."""
+        good = []
+        for path in paths:
+            try:
+                pq.read_metadata(path)
+                good.append(path.as_posix())
+            except (OSError, pa.ArrowException) as exc:
+                self.damaged[str(path)] = f"unreadable Parquet ({exc})"
+        return good
 
     def create_run(self, metadata: dict[str, Any], jobs_planned: int) -> RunWriter:
         """Start a run; `metadata` holds suite, devices, artifacts, host, versions."""
@@ -182,11 +206,24 @@ class Store:
             raise ResultFormatError(f"{run_id}: unreadable manifest ({exc})") from exc
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every run's manifest, oldest first."""
+        """Every readable run's manifest, oldest first (a damaged one is skipped and recorded)."""
         if not self.runs_dir.is_dir():
             return []
-        paths = sorted(self.runs_dir.glob("*/manifest.json"))
-        return [self._read_manifest(p) for p in paths]
+        manifests = []
+        for path in sorted(self.runs_dir.glob("*/manifest.json")):
+            try:
+                manifests.append(self._read_manifest(path))
+            except ResultFormatError as exc:
+                self.damaged[str(path)] = str(exc).removeprefix(f"{path}: ")
+        return manifests
+
+    def check(self) -> dict[str, str]:
+        """Every damaged file of the store (path -> why), each file read in full."""
+        self.damaged = {}
+        self.runs()
+        for path in sorted(self.runs_dir.glob("*/jobs/*/*.parquet")) if self.runs_dir.is_dir() else []:
+            self._table(path)
+        return dict(self.damaged)
 
     def resolve(self, run_ref: str) -> str:
         """A run id from an id, a unique prefix of one, or `latest` (the latest complete run)."""
@@ -213,8 +250,8 @@ class Store:
         """A run's events or samples; with none stored, an empty frame that still has the schema's columns."""
         run_dir = self.runs_dir / self.resolve(run_ref)
         pattern = f"jobs/{job_id or '*'}/{kind}.parquet"
-        frames = [pq.read_table(p).to_pandas() for p in sorted(run_dir.glob(pattern))]
-        frames = [f for f in frames if not f.empty]
+        tables = [self._table(p) for p in sorted(run_dir.glob(pattern))]
+        frames = [t.to_pandas() for t in tables if t is not None and t.num_rows]
         if not frames:
             return (EVENT_SCHEMA if kind == "events" else SAMPLE_SCHEMA).empty_table().to_pandas()
         return pd.concat(frames, ignore_index=True)
@@ -223,8 +260,8 @@ class Store:
         """One row per stored job of a run, in plan order, in the current result schema."""
         run_id = self.resolve(run_ref)
         version = self._version(run_id)
-        tables = [upgrade_results(pq.read_table(p), version)
-                  for p in sorted((self.runs_dir / run_id).glob("jobs/*/result.parquet"))]
+        tables = [upgrade_results(t, version) for t in map(self._table, sorted(
+            (self.runs_dir / run_id).glob("jobs/*/result.parquet"))) if t is not None]
         frame = pa.concat_tables(tables or [RESULT_SCHEMA.empty_table()]).to_pandas()
         return frame.sort_values("order", ignore_index=True)
 
@@ -237,17 +274,27 @@ class Store:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """In-memory DuckDB with views `runs`, `results`, `events`, `samples` over every run."""
         con = duckdb.connect()
+        manifests = self.runs()
+        readable = {m["run_id"] for m in manifests}
         runs = pd.DataFrame([
             {k: m.get(k) for k in ("run_id", "created_utc", "finished_utc", "status", "jobs_planned", "jobs_done",
                                    "git_commit")} | {"suite": m.get("suite", {}).get("name")}
-            for m in self.runs()
+            for m in manifests
         ], columns=["run_id", "created_utc", "finished_utc", "status", "jobs_planned", "jobs_done", "git_commit",
                     "suite"])
         con.register("runs_frame", runs)
         con.execute("CREATE VIEW runs AS SELECT * FROM runs_frame")
         for kind, view in (("result", "results"), ("events", "events"), ("samples", "samples")):
-            glob = (self.runs_dir / "*" / "jobs" / "*" / f"{kind}.parquet").as_posix()
-            if any(self.runs_dir.glob(f"*/jobs/*/{kind}.parquet")):
-                quoted = glob.replace("'", "''")
-                con.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{quoted}', union_by_name=true)")
+            files = [p for p in sorted(self.runs_dir.glob(f"*/jobs/*/{kind}.parquet")) if p.parts[-4] in readable]
+            if files:
+                try:  # every footer read once, by DuckDB; only when one fails are the files checked one by one
+                    _parquet_view(con, view, [p.as_posix() for p in files])
+                except duckdb.Error:
+                    _parquet_view(con, view, self._readable(files))
         return con
+
+
+def _parquet_view(con: duckdb.DuckDBPyConnection, view: str, files: list[str]) -> None:
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet([{listed}], union_by_name=true)")
+    con.execute(f"SELECT count(*) FROM {view}").fetchone()
