@@ -52,8 +52,8 @@ def _report_damaged(args: argparse.Namespace) -> None:
     store = getattr(args, "opened_store", None)
     if store is not None and store.damaged and args.func is not cmd_store_check:
         for path, why in store.damaged.items():
-            err.print(f"harness: warning: skipped damaged {path}: {why}", markup=False, soft_wrap=True)
-        err.print(f"harness: see `harness store check --results {store.root}`", markup=False, soft_wrap=True)
+            err.print(f"harness: warning: skipped damaged {path}: {why} (`harness store check` lists them all)",
+                      markup=False, soft_wrap=True)
 
 
 def _threshold(args: argparse.Namespace) -> float:

@@ -40,7 +40,9 @@ CASES = [  # (name, argv with {store} {tmp}, exit code, words on stderr, set-up)
      "--threshold must be a percentage", None),
     ("negative compare threshold", ["compare", "latest", "latest", "--threshold", "-1"], 2,
      "--threshold must be a percentage", None),
-    ("a hand-edited manifest lacks keys", ["runs"], 1, "manifest lacks suite", _drop_suite),
+    ("a hand-edited manifest lacks keys", ["show", "20261201T222356Z-3aec46"], 1, "manifest lacks suite",
+     _drop_suite),
+    ("listing skips a hand-edited manifest", ["runs"], 0, "skipped damaged", _drop_suite),
 ]
 
 
