@@ -6,6 +6,7 @@ measured; the run is marked `complete` only after its last job. Devices are rest
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -21,6 +22,7 @@ from harness.cooldown import read as read_thermal
 from harness.devices import open_device
 from harness.devices.base import DEFAULT_JOB_TIMEOUT_S, Artifact, Device, DeviceDescription
 from harness.devices.capabilities import RUNNERS
+from harness.devices.lock import device_lock
 from harness.errors import CompanionAppError, DeviceError, UserError
 from harness.events import EnergySource, Sample, background_stream, measured
 from harness.plan import PlannedJob, make_plan
@@ -352,8 +354,11 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     status = "failed"
     rows: list[dict[str, Any]] = []
     restore_failures: list[str] = []
+    locks = contextlib.ExitStack()
     try:
         for device_id in dict.fromkeys(job.device for job in plan):
+            # one harness process per device: concurrent benches would skew each other's numbers
+            locks.enter_context(device_lock(device_id, f"bench of suite {suite.name!r}"))
             devices[device_id] = open_device(device_id)
         check_devices(plan, suite, devices, formats)
         artifacts = resolve_artifacts(suite.variants, reporter)
@@ -383,6 +388,7 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
             if restore_failures:
                 writer.manifest["restore_failures"] = restore_failures
             writer.finish(status)
+        locks.close()
     if restore_failures:  # only reached without another error in flight; that one would matter more
         raise DeviceError("could not restore " + "; ".join(restore_failures))
     return BenchResult(writer.run_id, writer.dir, status, tuple(rows))
