@@ -270,3 +270,25 @@ def test_unresolved_energy_says_what_can_help():
     assert est.status == en.UNRESOLVABLE and "running longer does not help" in est.reason
     assert en._advice(0.1, 0.1, 0.5, cumulative=False).startswith("the idle baseline's spread dominates")
     assert "longer job (min_duration_s)" in en._advice(0.5, 0.1, 0.1, cumulative=True)
+
+
+def test_a_battery_figure_no_phone_can_draw_is_invalid_never_ok():
+    # 300 A: a uA current_now read as mA (one describe-time reading of 976 uA once decided "mA")
+    est = en.estimate_energy(fuel_gauge(lambda t: 300.0), 0, 10 * S, "fuel_gauge")
+    assert est.status == en.INVALID and est.joules is None
+    assert "outside what a phone's battery delivers" in est.reason
+    # a charging sign read the wrong way round: the "discharge" is negative
+    assert en.estimate_energy(fuel_gauge(lambda t: -0.5), 0, 10 * S, "fuel_gauge").status == en.INVALID
+    assert en.estimate_energy(fuel_gauge(lambda t: 0.5), 0, 10 * S, "fuel_gauge").status == en.OK
+
+
+def test_fuel_gauge_and_charge_counter_that_disagree_are_both_invalid():
+    gauge = fuel_gauge(lambda t: 0.5, volts=3.8)  # 1.9 W
+    charge = [Sample(round(t * S), "charge_counter", "charge", 3.0 - 0.5 * t / 3600, "Ah") for t in range(11)]
+    agree, n = en.job_energy([EnergySource("fuel_gauge", True), EnergySource("charge_counter", True)], [],
+                             gauge + charge, [{"event": "invoke", "warmup": False, "start_ns": 0, "end_ns": 10 * S}])
+    assert agree.status == en.OK and agree.source == "fuel_gauge" and n == 1
+    slow = [Sample(s.t_ns, s.source, s.channel, 3.0 - (3.0 - s.value) / 1000, s.unit) for s in charge]  # 1000x off
+    best, _ = en.job_energy([EnergySource("fuel_gauge", True), EnergySource("charge_counter", True)], [],
+                            gauge + slow, [{"event": "invoke", "warmup": False, "start_ns": 0, "end_ns": 10 * S}])
+    assert best.status == en.INVALID and "disagree" in best.reason

@@ -60,6 +60,10 @@ _DEFAULT_RESOLUTION = {"rapl": (1e-6, "J"), "odpm": (1e-6, "J"), "charge_counter
                        "fuel_gauge": (1e-6, "A")}
 _PREFIX = {"": 1.0, "k": 1e3, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9}
 _FUEL_GAUGED = ("fuel_gauge", "charge_counter")
+# What a phone's battery can deliver while it runs a job: from deep idle (a few mW) to a flagship at full
+# tilt (~25 W). A battery figure outside it comes from a misread raw unit (uA taken as mA, mAh as uAh).
+PHONE_W = (0.005, 30.0)
+_AGREE = 10.0  # fuel gauge and charge counter disagreeing by more than this factor: a unit is misread
 
 
 @dataclasses.dataclass(frozen=True)
@@ -339,6 +343,11 @@ def estimate_energy(samples: Iterable[Sample] | Any, t0_ns: int, t1_ns: int, sou
     if trace.cumulative and gross == 0.0:
         return EnergyEstimate(**base, status=UNRESOLVABLE, reason=(
             f"{name} did not change during the {duration:.2f} s job; run longer (min_duration_s)"))
+    if name in _FUEL_GAUGED and not PHONE_W[0] <= gross / duration <= PHONE_W[1]:
+        return EnergyEstimate(**base, status=INVALID, reason=(
+            f"{name} implies {gross / duration:.3g} W over the job, outside what a phone's battery delivers "
+            f"({PHONE_W[0]:g}-{PHONE_W[1]:g} W): its raw unit or sign is misread (see the device's "
+            "current_now_unit_evidence)"))
     if total_u > 0 and abs(net) <= total_u:
         return EnergyEstimate(**base, status=UNRESOLVABLE, uncertainty_j=total_u, reason=(
             f"net energy {net:.3g} J is within its uncertainty ±{total_u:.2g} J; "
@@ -401,9 +410,26 @@ def job_energy(sources: Sequence[EnergySource], idle: Sequence[Sample], samples:
     if not estimates:
         return EnergyEstimate("", "measured", UNAVAILABLE, "the device describes no energy source",
                               duration_s=(t1 - t0) / 1e9), count
+    estimates = _cross_check(estimates)
     best = next((e for e in estimates if e.ok), None) or next(
         (e for e in estimates if e.status != UNAVAILABLE), estimates[0])
     return best, count
+
+
+def _cross_check(estimates: list[EnergyEstimate]) -> list[EnergyEstimate]:
+    """The fuel gauge and the charge counter measure one battery: when both resolved and disagree by more
+    than `_AGREE` times, one misreads its unit, so neither is trusted."""
+    by_name = {e.source: e for e in estimates}
+    gauge, counter = by_name.get("fuel_gauge"), by_name.get("charge_counter")
+    if gauge is None or counter is None or not (gauge.gross_j and counter.gross_j) or not (gauge.ok or counter.ok):
+        return estimates
+    ratio = gauge.gross_j / counter.gross_j
+    if 1 / _AGREE <= ratio <= _AGREE:
+        return estimates
+    reason = (f"fuel_gauge ({gauge.gross_j:.3g} J) and charge_counter ({counter.gross_j:.3g} J) disagree "
+              f"{ratio:.3g}-fold over the job: one of their raw units is misread")
+    return [dataclasses.replace(e, status=INVALID, reason=reason, joules=None) if e is gauge or e is counter else e
+            for e in estimates]
 
 
 def energy_columns(estimate: EnergyEstimate, count: int) -> dict[str, Any]:
