@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -66,14 +67,14 @@ def _threshold(args: argparse.Namespace) -> float:
 # -- devices ---------------------------------------------------------------------------------------
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from harness.devices import discover
+    from harness.devices import survey
 
-    found = discover()
-    descriptions = [d.describe() for d in found]
+    found, problems = survey(args.timeout)
     if args.json:
-        _print_json([{**d.to_dict(), "capabilities": dev.capabilities.to_dict()}
-                     for d, dev in zip(descriptions, found)])
+        _print_json([{**d.to_dict(), "state": "ready", "capabilities": dev.capabilities.to_dict()}
+                     for dev, d in found] + [dataclasses.asdict(p) for p in problems])
         return 0
+    descriptions = [d for _, d in found]
     table = Table(title="Devices")
     for col in ("id", "model", "os", "soc / cpu", "abi", "cores", "battery", "energy sources"):
         table.add_column(col)
@@ -83,6 +84,13 @@ def cmd_devices(args: argparse.Namespace) -> int:
         battery = f"{d.battery_capacity_mah:.0f} mAh" if d.battery_capacity_mah else "—"
         _row(table, d.id, d.model, d.os, d.soc, d.abi, str(d.cores), battery, sources)
     out.print(table)
+    if problems:
+        unusable = Table(title="Present but not usable")
+        for col in ("id", "state", "fix"):
+            unusable.add_column(col)
+        for p in problems:
+            _row(unusable, p.id, p.state, p.fix)
+        out.print(unusable)
     return 0
 
 
@@ -285,8 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="results store (default: results/)")
         return p
 
-    p = sub.add_parser("devices", help="list the devices this machine can run jobs on")
+    p = sub.add_parser("devices", help="list the devices this machine can run jobs on, and those it cannot use "
+                       "yet with the fix")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--timeout", type=float, default=15.0, metavar="S",
+                   help="how long each device may take to describe itself (default 15)")
     p.set_defaults(func=cmd_devices)
 
     p = with_results(sub.add_parser("bench", help="run a bench suite and store the run"))

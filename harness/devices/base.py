@@ -25,10 +25,20 @@ __all__ = [
     "TelemetrySampler",
     "EventCallback",
     "DEFAULT_JOB_TIMEOUT_S",
+    "DeviceProblem",
 ]
 
 EventCallback = Callable[[dict[str, Any]], None]
 DEFAULT_JOB_TIMEOUT_S = 3600.0  # a job that runs longer has hung (suite `timeout_s`, `bench --job-timeout`)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceProblem:
+    """A device that is there but cannot run jobs now, and how to fix that (`harness devices` lists it)."""
+
+    id: str
+    state: str  # e.g. "unauthorized", "offline", "not answering"
+    fix: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +114,11 @@ class Device(abc.ABC):
     @classmethod
     def discover(cls) -> list[Device]:
         """Every device of this backend reachable now; default: none."""
+        return []
+
+    @classmethod
+    def problems(cls) -> list[DeviceProblem]:
+        """Devices of this backend that are present but unusable, each with its fix; default: none."""
         return []
 
     @abc.abstractmethod

@@ -21,6 +21,7 @@ from harness.devices.android.transport import (
     adb_servers,
     find_device,
     list_serials,
+    list_states,
     sh_join,
     translate_errors,
 )
@@ -29,6 +30,7 @@ from harness.devices.base import (
     Artifact,
     Device,
     DeviceDescription,
+    DeviceProblem,
     EventCallback,
     TelemetrySampler,
 )
@@ -97,6 +99,11 @@ class AndroidDevice(Device):
     @classmethod
     def discover(cls) -> list[Device]:
         return list(discover_android())
+
+    @classmethod
+    def problems(cls) -> list[DeviceProblem]:
+        return [DeviceProblem(f"android:{serial}", state, adb_state_fix(state, serial, server))
+                for server, serial, state in list_states(adb_servers()) if state != "device"]
 
     # ---------------------------------------------------------------- describe
 
@@ -228,6 +235,19 @@ class AndroidDevice(Device):
                     raise DeviceError(f"could not connect to {serial} over Wi-Fi")
                 time.sleep(0.5)
         return serial
+
+
+def adb_state_fix(state: str, serial: str, server: AdbServer) -> str:
+    """How to make a phone in adb state `state` usable."""
+    fixes = {
+        "unauthorized": "unlock the phone and accept its 'Allow USB debugging' prompt (or revoke the USB debugging "
+                        "authorizations in Developer options and plug it in again)",
+        "offline": f"reconnect it: `adb -H {server.host} -P {server.port} reconnect offline`, or replug the cable",
+        "no permissions": "this user may not open the USB device: add a udev rule for it (plugdev group), or run "
+                          "the adb server as a user that may",
+        "authorizing": "wait a moment: the phone is answering its USB debugging prompt",
+    }
+    return fixes.get(state, f"adb says {state!r}; `adb -s {serial} reconnect` or replug it")
 
 
 def discover_android(extra_servers: Sequence[str] = ()) -> list[AndroidDevice]:

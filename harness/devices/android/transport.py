@@ -20,8 +20,8 @@ from adbutils.errors import AdbError, AdbTimeout
 
 from harness.errors import DeviceError, DeviceTimeout, UserError
 
-__all__ = ["AdbServer", "Shell", "ShellResult", "adb_servers", "find_device", "list_serials", "sh_join",
-           "translate_errors"]
+__all__ = ["AdbServer", "Shell", "ShellResult", "adb_servers", "find_device", "list_serials", "list_states",
+           "sh_join", "translate_errors"]
 
 SERVERS_ENV = "HARNESS_ADB_SERVERS"
 
@@ -108,16 +108,21 @@ def translate_errors(what: str) -> Iterator[None]:
         raise DeviceError(f"{what}: {exc}") from exc
 
 
-def list_serials(servers: Sequence[AdbServer]) -> list[tuple[AdbServer, str]]:
-    """(server, serial) of every phone in state `device` on reachable servers."""
-    found: list[tuple[AdbServer, str]] = []
+def list_states(servers: Sequence[AdbServer]) -> list[tuple[AdbServer, str, str]]:
+    """(server, serial, adb state) of every phone on reachable servers: `device`, `offline`, `unauthorized`, ..."""
+    found: list[tuple[AdbServer, str, str]] = []
     for server in servers:
         if not server.reachable():
             continue
         with translate_errors(f"listing devices on adb server {server}"):
             infos = server.client().list()
-        found += [(server, info.serial) for info in infos if info.state == "device"]
+        found += [(server, info.serial, info.state) for info in infos]
     return found
+
+
+def list_serials(servers: Sequence[AdbServer]) -> list[tuple[AdbServer, str]]:
+    """(server, serial) of every phone in state `device` on reachable servers."""
+    return [(server, serial) for server, serial, state in list_states(servers) if state == "device"]
 
 
 def find_device(serial: str, servers: Sequence[AdbServer]) -> tuple[AdbServer, adbutils.AdbDevice]:
