@@ -10,21 +10,9 @@ from harness.errors import UserError
 from harness.store import Store
 from harness.suite import parse_suite
 from tests.backends.loopback import REGISTRY_LINE, LoopbackDevice
+from tests.suites import infer, toy_suite
 
-SUITE = """
-name = "loop"
-repetitions = 1
-devices = ["loop:a"]
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "infer"
-signature = "infer"
-delegate = "cpu"
-warmup = 1
-iterations = 5
-"""
+SUITE = toy_suite("loop", infer(delegate="cpu", warmup=1, iterations=5), devices=["loop:a"])
 
 
 @pytest.fixture

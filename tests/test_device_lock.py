@@ -15,18 +15,9 @@ from harness.cli import main
 from harness.devices.lock import DeviceBusy, device_lock
 from harness.store import Store
 from harness.suite import parse_suite
+from tests.suites import infer, toy_suite
 
-SUITE = """
-name = "locked"
-repetitions = 1
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "infer"
-signature = "infer"
-iterations = 5
-"""
+SUITE = toy_suite("locked", infer(iterations=5))
 HOLD = ("import sys, time\nfrom harness.devices.lock import device_lock\n"
         "with device_lock('host', 'a bench of suite nightly'):\n    print('held', flush=True)\n    time.sleep(60)\n")
 

@@ -12,21 +12,10 @@ from harness.protocol import ProtocolError, StreamCheck
 from harness.store import Store
 from harness.suite import parse_suite
 from tests.backends.loopback import LoopbackDevice
+from tests.suites import infer, toy_suite
 
-SUITE = """
-name = "checks"
-repetitions = 2
-devices = ["loop:scripted"]
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "infer"
-signature = "infer"
-delegate = "cpu"
-warmup = 0
-iterations = 3
-"""
+SUITE = toy_suite("checks", infer(delegate="cpu", warmup=0, iterations=3), repetitions=2,
+                  devices=["loop:scripted"])
 
 
 def _stream(job_id: str, invoke: dict[str, Any]) -> list[dict[str, Any]]:

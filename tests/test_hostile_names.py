@@ -4,19 +4,9 @@ markup (`[/]`, `[red]`) run, and `runs` / `show` keep working for the whole stor
 from __future__ import annotations
 
 from harness.cli import main
+from tests.suites import infer, toy_suite
 
-SUITE = """
-name = "nightly [/] [red]x"
-repetitions = 1
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "in[/]fer [bold]"
-signature = "infer"
-warmup = 1
-iterations = 5
-"""
+SUITE = toy_suite("nightly [/] [red]x", infer("in[/]fer [bold]", warmup=1, iterations=5))
 
 
 def test_markup_in_names_is_printed_as_text(tmp_path, capsys, toy_artifact):

@@ -10,24 +10,9 @@ from harness.cli import main
 from harness.errors import UserError
 from harness.store import Store
 from harness.suite import parse_suite
+from tests.suites import infer, toy_suite
 
-SUITE = """
-name = "hung"
-repetitions = 1
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "slow"
-signature = "infer"
-iterations = 5
-min_duration_s = 30
-timeout_s = 3
-[[workloads]]
-name = "quick"
-signature = "infer"
-iterations = 5
-"""
+SUITE = toy_suite("hung", infer("slow", iterations=5, min_duration_s=30, timeout_s=3), infer("quick", iterations=5))
 
 
 def test_a_job_past_its_workload_timeout_fails_and_the_run_goes_on(tmp_path, toy_artifact):

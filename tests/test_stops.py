@@ -15,20 +15,9 @@ import pytest
 
 from harness.errors import UserError
 from harness.store import Store
+from tests.suites import infer, toy_suite
 
-SUITE = """
-name = "long"
-repetitions = 20
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "infer"
-signature = "infer"
-warmup = 1
-iterations = 20
-min_duration_s = 0.3
-"""
+SUITE = toy_suite("long", infer(warmup=1, iterations=20, min_duration_s=0.3), repetitions=20)
 
 
 def _bench(tmp_path: Path) -> tuple[subprocess.Popen, Store]:

@@ -15,24 +15,9 @@ import numpy as np
 
 from harness.cli import main
 from harness.store import Store
+from tests.suites import infer, toy_suite, train
 
-SUITE = """
-name = "killed"
-repetitions = 3
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "infer"
-signature = "infer"
-warmup = 1
-iterations = 30
-[[workloads]]
-name = "personalize"
-signature = "train"
-steps = 5
-batch_size = 16
-"""
+SUITE = toy_suite("killed", infer(warmup=1, iterations=30), train(steps=5), repetitions=3)
 KILLS = 20
 
 
