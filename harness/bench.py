@@ -398,6 +398,7 @@ def _prepare(device: Device, description: DeviceDescription, plan: Sequence[Plan
              artifacts: dict[str, Artifact], data: dict[str, tuple[Artifact, Artifact]]) -> _Target:
     """Stage artifacts and data files (and `benchmark_model` where used); take the run's reference readings."""
     thermal = [c.value for c in suite.conditions if c.name == "thermal_status"]
+    device.check_runners({j.workload.runner for j in plan if j.device == device.id})
     return _Target(
         device=device,
         staged=device.stage([*artifacts.values(), *(f for pair in data.values() for f in pair)]),

@@ -42,7 +42,7 @@ A_VERSION = 0x01000001
 MAX_PAYLOAD = 256 * 1024
 MKSH = shutil.which("mksh") or "/bin/mksh"
 REPO = Path(__file__).resolve().parents[1]
-TOOLS = ("dumpsys", "cmd", "am", "getprop", "input", "ip", "service")
+TOOLS = ("dumpsys", "cmd", "am", "getprop", "input", "ip", "service", "pm")
 DEVICE_ROOTS = ("/data/", "/sys/", "/sdcard/")
 _DEVICE_PATH = re.compile(r"(?<![\w./-])(/data/|/sys/|/sdcard/)")
 RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"
@@ -110,6 +110,7 @@ class DeviceSandbox:
                 "runner_delay_s": 0.0,
                 "job_current_now": None,  # current_now while a job runs (the phone working harder)
                 "job_settle_s": 0.3,
+                "companion_installed": True,  # `pm list instrumentation` shows the companion's runner
                 "log": [],
             }
         )
@@ -634,6 +635,15 @@ def _tool_service(_sandbox: DeviceSandbox, args: list[str]) -> int:
     return 0
 
 
+def _tool_pm(sandbox: DeviceSandbox, args: list[str]) -> int:
+    """`pm list instrumentation`, in the format of AOSP's PackageManagerShellCommand."""
+    if args[:2] != ["list", "instrumentation"]:
+        return 1
+    if sandbox.state()["companion_installed"]:
+        print(f"instrumentation:{RUNNER_COMPONENT} (target=org.phonebench.runner)")
+    return 0
+
+
 def _tool_am(sandbox: DeviceSandbox, args: list[str]) -> int:
     """`am instrument -w -r -e job PATH COMPONENT`: run the job with the host reference runner."""
     if args[:1] != ["instrument"]:
@@ -672,7 +682,7 @@ def _tool_am(sandbox: DeviceSandbox, args: list[str]) -> int:
 
 _TOOLS: dict[str, Callable[[DeviceSandbox, list[str]], int]] = {
     "getprop": _tool_getprop, "dumpsys": _tool_dumpsys, "cmd": _tool_cmd, "input": _tool_input,
-    "ip": _tool_ip, "service": _tool_service, "am": _tool_am,
+    "ip": _tool_ip, "service": _tool_service, "am": _tool_am, "pm": _tool_pm,
 }
 
 

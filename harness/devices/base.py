@@ -149,6 +149,12 @@ class Device(abc.ABC):
         sampler.start()
         return sampler.stop()
 
+    def check_runners(self, runners: set[str]) -> None:  # noqa: B027 (optional hook with a default)
+        """Raise (one line, with the fix) if a runner this run needs is missing on the device; before any job.
+
+        Default: the backend's runners are always there.
+        """
+
     def induce(self, condition: str, value: Any = None) -> None:  # noqa: ARG002
         """Put the device into one of the conditions its capabilities declare."""
         raise NotImplementedError(f"{self.id} cannot induce conditions")

@@ -12,7 +12,12 @@ from typing import Any
 
 from harness.checksum import sha256_file
 from harness.devices.android.conditions import CONDITIONS, ConditionManager
-from harness.devices.android.runner import BENCHMARK_MODEL_DELEGATES, BenchmarkModelRunner, InstrumentationRunner
+from harness.devices.android.runner import (
+    BENCHMARK_MODEL_DELEGATES,
+    RUNNER_COMPONENT,
+    BenchmarkModelRunner,
+    InstrumentationRunner,
+)
 from harness.devices.android.sampler import AndroidSampler, SamplerConfig
 from harness.devices.android.staging import DEVICE_ROOT, StagedFile, Stager
 from harness.devices.android.transport import (
@@ -35,7 +40,7 @@ from harness.devices.base import (
     TelemetrySampler,
 )
 from harness.devices.capabilities import RUNNERS, Capabilities
-from harness.errors import DeviceError, UserError
+from harness.errors import CompanionAppError, DeviceError, UserError
 from harness.events import AggregateTimings, EnergySource
 from harness.telemetry.battery import RawPowerSupply, parse_dumpsys_battery, power_supply_from_files
 from harness.telemetry.conventions import CurrentConvention, detect_convention, readings_extra
@@ -185,6 +190,16 @@ class AndroidDevice(Device):
     def run(self, job: dict[str, Any], on_event: EventCallback | None = None, *,
             timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> list[dict[str, Any]]:
         return self.runner.run(job, on_event, timeout_s)
+
+    def check_runners(self, runners: set[str]) -> None:
+        if "companion" not in runners:
+            return
+        listed = self.shell.run(sh_join(["pm", "list", "instrumentation"]), check=False).stdout
+        if f"instrumentation:{RUNNER_COMPONENT} " not in listed + " ":
+            raise CompanionAppError(
+                f"{self.id}: the companion app ({RUNNER_COMPONENT.split('/')[0]}) is not installed; build it "
+                f"(device_apps/android/README.md) and install it: adb -s {sh_join([self.shell.serial])} install "
+                "-r device_apps/android/app/build/outputs/apk/debug/app-debug.apk")
 
     def stage_benchmark_model(self, binary: Path) -> str:
         """Push the user's LiteRT `benchmark_model` (only when its sha256 changed); its path on the phone."""
