@@ -261,6 +261,25 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Undo what earlier runs left induced on a device (or, with --forget, drop that record after undoing it
+    by hand)."""
+    from harness.devices import backend, open_device
+
+    if args.forget:
+        forgotten = backend(args.device).forget(args.device)
+        out.print(f"{args.device}: forgot {', '.join(forgotten) or 'nothing'} (not undone)", markup=False)
+        return 0
+    device = open_device(args.device)  # opening replays what a killed run left induced
+    try:
+        undone = list(device.recovered)
+        device.restore()
+    finally:
+        device.close()
+    out.print(f"{args.device}: restored {', '.join(undone) or 'nothing left to restore'}", markup=False)
+    return 0
+
+
 def cmd_store_check(args: argparse.Namespace) -> int:
     """Read every file of the store; list the damaged ones and why (exit 1 if any)."""
     store = _store(args)
@@ -345,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run id, unique prefix, or 'latest'")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.json")
     p.set_defaults(func=cmd_export_trace)
+
+    p = sub.add_parser("restore", help="undo conditions an earlier run left induced on a device")
+    p.add_argument("device", metavar="ID", help="e.g. android:SERIAL")
+    p.add_argument("--forget", action="store_true", help="drop the record of them without undoing them (after "
+                   "undoing them by hand, as the failed restore said)")
+    p.set_defaults(func=cmd_restore)
 
     store = sub.add_parser("store", help="the results store itself").add_subparsers(
         dest="store_command", required=True, metavar="ACTION")

@@ -618,6 +618,9 @@ def _tool_input(sandbox: DeviceSandbox, args: list[str]) -> int:
     if key in ("KEYCODE_SLEEP", "223"):
         sandbox.update_state(screen_on=False, log=[*state["log"], "screen off"])
     elif key in ("KEYCODE_WAKEUP", "224"):
+        if state.get("wake_fails"):
+            print("Error: input injection failed", file=sys.stderr)
+            return 1
         sandbox.update_state(screen_on=True, log=[*state["log"], "screen on"])
     else:
         return 1

@@ -102,6 +102,7 @@ class Device(abc.ABC):
     scheme: ClassVar[str]  # the id scheme: "host", "android" (ids "android:<serial>"), ...
     capabilities: ClassVar[Capabilities]
     id: str
+    recovered: Sequence[str] = ()  # conditions a killed run had left induced, undone when this was opened
 
     @classmethod
     def open(cls, device_id: str) -> Device:
@@ -114,6 +115,12 @@ class Device(abc.ABC):
     @classmethod
     def discover(cls) -> list[Device]:
         """Every device of this backend reachable now; default: none."""
+        return []
+
+    @classmethod
+    def forget(cls, device_id: str) -> list[str]:
+        """Drop the record of conditions induced on `device_id` without undoing them (they were undone by
+        hand); the conditions it named. Default: the backend keeps no such record."""
         return []
 
     @classmethod

@@ -82,8 +82,14 @@ class ConditionManager:
                 self.shell.run(sh_join(undo))
                 undone.append(name)
             except DeviceError as exc:
-                failures.append(f"{name}: {exc}")
+                failures.append(f"{name} (undo it by hand: adb -s {sh_join([self.shell.serial])} shell "
+                                f"{sh_join(undo)}; {exc})")
         if failures:
-            raise DeviceError(f"{self.shell.serial}: could not restore " + "; ".join(failures))
-        self.shell.run(f"rm -f {sh_join([self.journal])}")
+            raise DeviceError(f"{self.shell.serial}: could not restore " + "; ".join(failures)
+                              + f"; then clear the record: harness restore android:{self.shell.serial} --forget")
+        self.forget()
         return undone
+
+    def forget(self) -> None:
+        """Drop the journal without undoing anything (its conditions were undone by hand)."""
+        self.shell.run(f"rm -f {sh_join([self.journal])}")

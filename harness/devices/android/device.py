@@ -79,7 +79,7 @@ class AndroidDevice(Device):
     )
 
     def __init__(self, serial: str, servers: Sequence[AdbServer] | None = None, *, work_dir: str = DEVICE_ROOT,
-                 sample_interval_s: float = 0.1):
+                 sample_interval_s: float = 0.1, replay: bool = True):
         if not serial or any(c.isspace() for c in serial):
             raise UserError(f"bad Android serial {serial!r}")
         self.id = f"android:{serial}"
@@ -95,7 +95,7 @@ class AndroidDevice(Device):
         self._odpm = False
         self._description: DeviceDescription | None = None
         # A run killed outright left its conditions on the phone: undo them before anything else.
-        self.recovered = self.conditions.restore() if self.conditions.pending() else []
+        self.recovered = self.conditions.restore() if replay and self.conditions.pending() else []
 
     @classmethod
     def open(cls, device_id: str) -> AndroidDevice:
@@ -104,6 +104,16 @@ class AndroidDevice(Device):
     @classmethod
     def discover(cls) -> list[Device]:
         return list(discover_android())
+
+    @classmethod
+    def forget(cls, device_id: str) -> list[str]:
+        device = cls(device_id.partition(":")[2], replay=False)
+        try:
+            pending = device.conditions.pending()
+            device.conditions.forget()
+            return pending
+        finally:
+            device.close()
 
     @classmethod
     def problems(cls) -> list[DeviceProblem]:
