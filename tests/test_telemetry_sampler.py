@@ -90,3 +90,16 @@ def test_script_is_posix_without_bashisms() -> None:
     if shutil.which("dash"):
         result = subprocess.run(["dash", "-n", str(SAMPLER_SCRIPT)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
+
+
+def test_two_zones_of_one_type_stay_two_channels(tmp_path: Path) -> None:
+    sandbox = DeviceSandbox(tmp_path)
+    for index, milli in ((2, "48000"), (3, "52000")):  # two CPU clusters that both say "cpu"
+        zone = sandbox.root / "sys/class/thermal" / f"thermal_zone{index}"
+        zone.mkdir(parents=True, exist_ok=True)
+        (zone / "type").write_text("cpu\n")
+        (zone / "temp").write_text(milli + "\n")
+    out = parse_sampler_output(run_sampler(sandbox, 0.1))
+    zones = {s.channel: s.value for s in out.samples if s.source == "thermal" and s.unit == "C"}
+    assert zones["cpu (thermal_zone2)"] == pytest.approx(48.0) and zones["cpu (thermal_zone3)"] == pytest.approx(52.0)
+    assert zones["battery"] == pytest.approx(33.1) and "cpu" not in zones  # a type of its own keeps its name

@@ -34,7 +34,8 @@ def parse_sampler_output(text: str, prior: CurrentConvention | None = None) -> S
     Sample lines: `@t 437.56` (seconds of /proc/uptime, i.e. CLOCK_BOOTTIME, 10 ms resolution),
     `@ps current_now -326171`, `@tz thermal_zone3 45000`, `@begin odpm` ... `@end`.
     Thermal zones become `thermal/<zone type>`, HAL temperatures `thermal/hal:<name>`, so a zone and
-    a HAL sensor with the same name stay apart.
+    a HAL sensor with the same name stay apart; zones that share a type stay apart as
+    `thermal/<type> (<zone>)`, e.g. `cpu (thermal_zone3)` and `cpu (thermal_zone4)`.
     """
     parser = _Parser()
     for line in text.splitlines():
@@ -88,7 +89,12 @@ class _Parser:
             return
         celsius = zone_celsius(value)
         if celsius is not None:
-            self.other.append(Sample(self.t_ns, "thermal", self.zone_types.get(name, name), celsius, "C"))
+            self.other.append(Sample(self.t_ns, "thermal", self._zone_channel(name), celsius, "C"))
+
+    def _zone_channel(self, zone: str) -> str:
+        kind = self.zone_types.get(zone, zone)
+        shared = sum(k == kind for k in self.zone_types.values()) > 1
+        return f"{kind} ({zone})" if shared else kind
 
     def _close_block(self) -> None:
         assert self.t_ns is not None and self.block is not None
