@@ -37,17 +37,20 @@ class ProtocolError(ValueError):
 
 
 @functools.cache
+def _schema(name: str) -> dict[str, Any]:
+    return json.loads((PROTOCOL_DIR / name).read_text())
+
+
+@functools.cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
-    schema = json.loads((PROTOCOL_DIR / name).read_text())
-    return jsonschema.Draft202012Validator(schema)
+    return jsonschema.Draft202012Validator(_schema(name))
 
 
 @functools.cache
 def _event_validators() -> dict[str, jsonschema.Draft202012Validator]:
     """One validator per event type (the schema's `oneOf` branches), so a bad event names its own fault."""
-    schema = json.loads((PROTOCOL_DIR / "events.schema.json").read_text())
     return {branch["properties"]["event"]["const"]: jsonschema.Draft202012Validator(branch)
-            for branch in schema["oneOf"]}
+            for branch in _schema("events.schema.json")["oneOf"]}
 
 
 def _raise_first(validator: jsonschema.Draft202012Validator, document: Any) -> None:
@@ -87,9 +90,8 @@ def _fast_checks() -> dict[str, Callable[[dict[str, Any]], bool]]:
     Derived from the schema itself; True means valid. A False sends the event to jsonschema, whose
     verdict (and message) is the one that counts.
     """
-    schema = json.loads((PROTOCOL_DIR / "events.schema.json").read_text())
     out = {}
-    for branch in schema["oneOf"]:
+    for branch in _schema("events.schema.json")["oneOf"]:
         checks = {name: _property_check(prop) for name, prop in branch["properties"].items()}
         if branch.get("additionalProperties") is not False or None in checks.values():
             continue

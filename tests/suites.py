@@ -1,7 +1,8 @@
 """Suite TOML for the tests: the toy CNN under a few workloads, written once.
 
 `toy_suite("name", infer(iterations=5), train(steps=2), repetitions=2, devices=["loop:a"])` gives the
-text `parse_suite` reads; tests that need an odd key replace a line of it.
+text `parse_suite` reads (`model=` / `variant=` pick another artifact); tests that need an odd key replace
+a line of it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def train(name: str = "personalize", **keys: Any) -> str:
     return _table("[[workloads]]", {"name": name, "signature": "train", "batch_size": 16, **keys})
 
 
-def toy_suite(name: str, *workloads: str, **top: Any) -> str:
-    """A suite over toy-cnn/last-layer with these workloads; `top` keys (repetitions, devices, ...) first."""
+def toy_suite(name: str, *workloads: str, model: str = "toy-cnn", variant: str = "last-layer", **top: Any) -> str:
+    """A suite over `model/variant` with these workloads; `top` keys (repetitions, devices, ...) first."""
     return (_table("", {"name": name, "repetitions": 1, **top}).lstrip("\n")
-            + _table("[[models]]", {"name": "toy-cnn", "variants": ["last-layer"]}) + "".join(workloads))
+            + _table("[[models]]", {"name": model, "variants": [variant]}) + "".join(workloads))

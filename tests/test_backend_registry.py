@@ -23,7 +23,7 @@ def registered(monkeypatch):
 def test_the_registry_opens_by_scheme(registered):
     assert isinstance(devices.open_device("loop:a"), LoopbackDevice)
     assert devices.backend("loop:b") is LoopbackDevice
-    assert [d.id for d in devices.discover()][:1] == ["host"]
+    assert [device.id for device, _ in devices.survey()[0]][:1] == ["host"]
     with pytest.raises(UserError, match="unknown device 'nope:1'.*loop:<id>"):
         devices.open_device("nope:1")
     with pytest.raises(UserError, match="expected loop:<name>"):

@@ -13,25 +13,10 @@ from harness.errors import UserError
 from harness.store import Store
 from harness.suite import parse_suite
 from models import tasks
+from tests.suites import infer, toy_suite, train
 
-SUITE = """
-name = "binary"
-repetitions = 1
-[[models]]
-name = "binary-toy"
-variants = ["last-layer"]
-[[workloads]]
-name = "infer"
-signature = "infer"
-warmup = 1
-iterations = 10
-[[workloads]]
-name = "personalize"
-signature = "train"
-steps = 4
-batch_size = 8
-data = "binary:2"
-"""
+SUITE = toy_suite("binary", infer(warmup=1, iterations=10), train(steps=4, batch_size=8, data="binary:2"),
+                  model="binary-toy")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import threading
 from harness.devices.base import Device, DeviceDescription, DeviceProblem
 from harness.errors import DeviceError, UserError
 
-__all__ = ["BACKENDS", "backend", "open_device", "discover", "survey"]
+__all__ = ["BACKENDS", "backend", "open_device", "survey"]
 
 # id scheme -> "module:Device subclass"
 BACKENDS: dict[str, str] = {
@@ -37,13 +37,9 @@ def open_device(device_id: str) -> Device:
     return backend(device_id).open(device_id)
 
 
-def discover() -> list[Device]:
-    """Every device this machine can reach now, backend by backend (the host first)."""
-    return [device for scheme in BACKENDS for device in backend(scheme).discover()]
-
-
 def survey(timeout_s: float = 15.0) -> tuple[list[tuple[Device, DeviceDescription]], list[DeviceProblem]]:
-    """Every device with its description, and every device that is there but unusable, with its fix.
+    """Every device this machine can reach now (backend by backend, the host first) with its description,
+    and every device that is there but unusable, with its fix.
 
     Each device describes itself with its own `timeout_s`, so one wedged phone is listed as such and
     hides nothing else; a backend that cannot list its devices is one problem row.
