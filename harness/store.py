@@ -155,7 +155,7 @@ class Store:
         try:
             return pq.read_table(path)
         except (OSError, pa.ArrowException) as exc:
-            self.damaged[str(path)] = f"unreadable Parquet ({exc})"
+            self._unreadable(path, exc)
             return None
 
     def _readable(self, paths: Iterable[Path]) -> list[str]:
@@ -166,8 +166,11 @@ class Store:
                 pq.read_metadata(path)
                 good.append(path.as_posix())
             except (OSError, pa.ArrowException) as exc:
-                self.damaged[str(path)] = f"unreadable Parquet ({exc})"
+                self._unreadable(path, exc)
         return good
+
+    def _unreadable(self, path: Path, exc: Exception) -> None:
+        self.damaged[str(path)] = f"unreadable Parquet ({exc})"
 
     def create_run(self, metadata: dict[str, Any], jobs_planned: int) -> RunWriter:
         """Start a run; `metadata` holds suite, devices, artifacts, host, versions."""
