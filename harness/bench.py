@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +22,7 @@ from harness.checksum import sha256_file
 from harness.cooldown import cool_down
 from harness.cooldown import read as read_thermal
 from harness.devices import open_device
-from harness.devices.base import DEFAULT_JOB_TIMEOUT_S, Artifact, Device, DeviceDescription
+from harness.devices.base import DEFAULT_JOB_TIMEOUT_S, Artifact, Device, DeviceDescription, TelemetrySampler
 from harness.devices.capabilities import RUNNERS
 from harness.devices.lock import device_lock
 from harness.errors import CompanionAppError, DeviceError, UserError
@@ -143,13 +145,27 @@ def _expected_events(job: PlannedJob) -> int:
     return w.warmup + (w.steps if w.signature == "train" else w.iterations)
 
 
-def _idle_baseline(device: Device, seconds: float) -> list[Sample]:
+def _idle_baseline(device: Device, seconds: float) -> tuple[list[Sample], TelemetrySampler | None]:
     if seconds <= 0:
-        return []
+        return [], None
     sampler = device.sampler()
     with sampler.sampling() as samples:
         time.sleep(seconds)
-    return samples
+    return samples, sampler
+
+
+def _telemetry_verdict(*samplers: TelemetrySampler | None) -> tuple[dict[str, str], str | None]:
+    """Sources the job's samplers (baseline, job) cannot vouch for, and their evidence as JSON text."""
+    invalid: dict[str, str] = {}
+    evidence: dict[str, dict[str, str]] = {}
+    for part, sampler in zip(("baseline", "job"), samplers, strict=True):
+        if sampler is None:
+            continue
+        for source, reason in sampler.invalid.items():
+            invalid.setdefault(source, f"{reason} ({part} telemetry)")
+        if sampler.evidence:
+            evidence[part] = dict(sampler.evidence)
+    return invalid, json.dumps(evidence, sort_keys=True) if evidence else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,7 +284,7 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
     device = target.device
     cooled = cool_down(device, target.reference_c, max_status=target.max_thermal_status,
                        timeout_s=suite.cooldown_timeout_s)
-    baseline = _idle_baseline(device, suite.baseline_s)
+    baseline, baseline_sampler = _idle_baseline(device, suite.baseline_s)
     reporter.job_started(job, _expected_events(job))
     started_utc = utc_now()
     events: list[dict[str, Any]] = []
@@ -281,16 +297,18 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
                                        _timeout(job.workload, job_timeout_s))
         except DeviceError as exc:
             error = exc
+    invalid, evidence = _telemetry_verdict(baseline_sampler, sampler)
     row: dict[str, Any] = {
         "job_id": job.job_id, "order": job.order, "model": job.model, "variant": job.variant,
         "workload": job.workload.name, "signature": job.workload.signature, "device_id": job.device,
         "repetition": job.repetition, "threads": job.workload.threads, "delegate": job.workload.delegate,
         "artifact_sha256": artifact.sha256, "started_utc": started_utc, "data": job.workload.data,
-        "baseline_samples": len(baseline),
+        "baseline_samples": len(baseline), "telemetry_evidence": evidence,
         **summary,
         **cooled.to_columns(),
         # with a background job the foreground's energy includes the training beside it
-        **energy_columns(*job_energy(target.sources, baseline, samples, measured(events, stream=job.job_id))),
+        **energy_columns(*job_energy(target.sources, baseline, samples, measured(events, stream=job.job_id),
+                                     invalid)),
     }
     if error is not None:
         row.update(status="failed", error_code=type(error).__name__, error_message=str(error))
@@ -360,6 +378,8 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
             # one harness process per device: concurrent benches would skew each other's numbers
             locks.enter_context(device_lock(device_id, f"bench of suite {suite.name!r}"))
             devices[device_id] = open_device(device_id)
+            devices[device_id].claim(f"{host_info().get('hostname', '?')} pid {os.getpid()}, bench of suite "
+                                     f"{suite.name!r}")
         check_devices(plan, suite, devices, formats)
         artifacts = resolve_artifacts(suite.variants, reporter)
         check_artifacts(plan, artifacts)

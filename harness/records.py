@@ -13,6 +13,8 @@ Format history:
   `conditions` and `restore_failures`, each device's declared `capabilities` (null when unknown), and
   the `process` that writes the run (hostname, pid, start time), so a run whose writer died reads as
   `interrupted` instead of `running` forever.
+- 3 (2026-12): result rows carry `telemetry_evidence` (how the samplers read raw units, JSON text); a run
+  whose device was lost mid-run ends `incomplete` and records its `resumes` (`harness bench --resume`).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from harness.errors import ResultFormatError
 __all__ = ["FORMAT_VERSION", "RUN_STATUSES", "RunManifest", "RESULT_SCHEMA", "EVENT_SCHEMA", "SAMPLE_SCHEMA",
            "result_table", "upgrade_manifest", "upgrade_results"]
 
-FORMAT_VERSION = 2
-RUN_STATUSES = ("running", "complete", "failed", "interrupted")
+FORMAT_VERSION = 3
+RUN_STATUSES = ("running", "complete", "incomplete", "failed", "interrupted")
 
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 # One row per job; units in the names (ms, s, ns, j, w, c) or here.
@@ -38,6 +40,7 @@ RESULT_SCHEMA = pa.schema([
     ("run_id", _S), ("job_id", _S), ("order", _I), ("model", _S), ("variant", _S), ("workload", _S),
     ("signature", _S), ("device_id", _S), ("repetition", _I), ("threads", _I), ("delegate", _S),
     ("artifact_sha256", _S), ("started_utc", _S), ("data", _S), ("baseline_samples", _I), ("runner", _S),
+    ("telemetry_evidence", _S),
     # outcome
     ("status", _S), ("error_code", _S), ("error_message", _S),
     # training: bytes of the personalization delta, peak RSS (bytes), losses, accuracy on the person's data (0..1)
@@ -85,12 +88,14 @@ def result_table(row: Mapping[str, Any]) -> pa.Table:
 
 def upgrade_results(table: pa.Table, version: int) -> pa.Table:
     """A result table written by format `version`, as RESULT_SCHEMA (columns it lacks are null)."""
-    if version < 2:
-        table = _results_1_to_2(table)
+    if version < FORMAT_VERSION:
+        table = _with_result_schema(table)
     return table
 
 
-def _results_1_to_2(table: pa.Table) -> pa.Table:
+def _with_result_schema(table: pa.Table) -> pa.Table:
+    """Columns as RESULT_SCHEMA types; those an older format lacks (1: typed by inference; 2: no
+    `telemetry_evidence`) come out null."""
     columns = {f.name: table.column(f.name).cast(f.type) if f.name in table.column_names
                else pa.nulls(table.num_rows, f.type) for f in RESULT_SCHEMA}
     return pa.table(columns, schema=RESULT_SCHEMA)
@@ -115,6 +120,7 @@ class RunManifest:
     finished_utc: str | None = None
     restore_failures: list[str] = dataclasses.field(default_factory=list)
     process: dict[str, Any] | None = None  # hostname, pid, started (epoch s) of the process writing the run
+    resumes: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # each `bench --resume`: when, which jobs
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
@@ -147,6 +153,8 @@ def upgrade_manifest(data: Mapping[str, Any], where: str = "manifest") -> dict[s
     upgraded = dict(data)
     if version < 2:
         upgraded = _manifest_1_to_2(upgraded)
+    if version < 3:
+        upgraded = {**upgraded, "format_version": 3, "resumes": upgraded.get("resumes", [])}
     return upgraded
 
 

@@ -393,12 +393,16 @@ def _rank(source: EnergySource) -> int:
 
 
 def job_energy(sources: Sequence[EnergySource], idle: Sequence[Sample], samples: Sequence[Sample],
-               events: Sequence[Mapping[str, Any]]) -> tuple[EnergyEstimate, int]:
+               events: Sequence[Mapping[str, Any]], invalid: Mapping[str, str] | None = None
+               ) -> tuple[EnergyEstimate, int]:
     """The best estimate of a job's measured span over the device's sources, and the item count.
 
     The first source (in preference order) that resolves wins; if none does, the first available
-    source's estimate says why (unresolvable, invalid), so the reason reaches the results.
+    source's estimate says why (unresolvable, invalid), so the reason reaches the results. A source in
+    `invalid` (source -> reason, from the samplers: e.g. a raw unit its readings could not decide) is
+    never trusted.
     """
+    invalid = invalid or {}
     window = measured_window(events)
     if window is None:
         return EnergyEstimate("", "measured", UNAVAILABLE, "the job has no measured invokes or steps"), 0
@@ -406,7 +410,10 @@ def job_energy(sources: Sequence[EnergySource], idle: Sequence[Sample], samples:
     estimates = []
     for source in sorted(sources, key=_rank):
         baseline = measure_baseline(idle, source, source.counter_wrap) if source.available else None
-        estimates.append(estimate_energy(samples, t0, t1, source, baseline, source.counter_wrap))
+        estimate = estimate_energy(samples, t0, t1, source, baseline, source.counter_wrap)
+        if source.name in invalid and estimate.status != UNAVAILABLE:
+            estimate = dataclasses.replace(estimate, status=INVALID, reason=invalid[source.name], joules=None)
+        estimates.append(estimate)
     if not estimates:
         return EnergyEstimate("", "measured", UNAVAILABLE, "the device describes no energy source",
                               duration_s=(t1 - t0) / 1e9), count

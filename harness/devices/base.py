@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from harness.devices.capabilities import Capabilities
@@ -76,7 +77,14 @@ class TelemetrySampler(abc.ABC):
 
     A sampler reads every channel once at `start()` and once at `stop()`, and periodically between,
     so even an instant start/stop pair gives a snapshot of the device.
+
+    After `stop()`, `invalid` names the energy sources whose figures this run cannot vouch for (source ->
+    reason, e.g. a raw unit the readings could not decide) and `evidence` records how the raw readings were
+    read (e.g. the current unit and why); both are stored with the job.
     """
+
+    invalid: Mapping[str, str] = MappingProxyType({})  # a sampler assigns its own after stop()
+    evidence: Mapping[str, str] = MappingProxyType({})
 
     @abc.abstractmethod
     def start(self) -> None: ...
@@ -160,6 +168,13 @@ class Device(abc.ABC):
         """Raise (one line, with the fix) if a runner this run needs is missing on the device; before any job.
 
         Default: the backend's runners are always there.
+        """
+
+    def claim(self, owner: str) -> None:  # noqa: B027 (optional hook with a default)
+        """Take the device for this process until `close()`, where other hosts could drive it too (a phone on a
+        shared lab); DeviceBusy naming the holder when another has it. `owner` says who and what, for that
+        message. The host-side lock (harness.devices.lock) is taken by the orchestrator before `open`.
+        Default: only this host reaches the device.
         """
 
     def induce(self, condition: str, value: Any = None) -> None:  # noqa: ARG002
