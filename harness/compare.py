@@ -1,12 +1,30 @@
 """Run comparison and the regression gate: typed verdicts first, formatting after.
 
-A verdict compares one metric of one (device, variant, workload) between two runs: the relative
-change of a statistic with a two-level bootstrap interval (repetitions, then values). Marks as in asv:
+A verdict compares one metric of one (device, variant, workload) between two runs: the relative change
+of a statistic, an interval of it that holds run-to-run (process-to-process) variance, and a floor below
+which a change cannot count. Each repetition is a job of its own worker process (the host runs
+`harness.host_runner` per job; phones start their runner per job), so the unit of noise is one statistic
+per job or per run, never a pooled invoke. The noise is the standard deviation of log(new / base) for two
+runs, estimated (the larger of the two, as the report says) from
 
-    +  regression: worse by more than the threshold, and the interval excludes no change
-    -  improvement: better by more than the threshold, and significant
-    ~  beyond the threshold but not significant
-       (blank) within the threshold
+- `runs`: the store's history, the root mean square of the log-differences of this key's statistic between
+  consecutive earlier complete runs of the new run's suite (at least `HISTORY_MIN` runs, the last
+  `HISTORY_RUNS`); what a nightly CI sees, machine state and all; latency metrics only;
+- `reps`: the spread of the per-job statistic between the repetitions of both runs (pooled, on the log
+  scale), scaled to the difference of two runs' statistics; between processes, but blind to what moves a
+  whole run.
+
+The interval is log-change ± t(confidence, df) × noise, and the floor is max(resolution, t(99.9 %, df) ×
+noise), with Student's t of the estimate's degrees of freedom (few repetitions: a wide floor). Latency
+metrics have a resolution floor of `RESOLUTION_MS` in absolute terms. A change counts beyond
+max(threshold, floor). With one repetition per run and no history there is no estimate of process-to-process
+noise: the interval is the old two-level bootstrap over invokes (`invokes`) and only the resolution floors.
+Marks as in asv:
+
+    +  regression: worse by more than the threshold and the floor, and the interval excludes no change
+    -  improvement: better by more than the threshold and the floor, and significant
+    ~  beyond the threshold and the floor but not significant
+       (blank) within the threshold or the floor
     !  newly failing    *  fixed    x  incomparable (job configuration changed)
 
 `harness compare` exits 1 when any verdict is `+` or `!`, so a device-lab CI can gate on it.
@@ -23,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis.stats import bootstrap_ratio, p90
+from harness.analysis.stats import bootstrap_ratio, p90, t_quantile
 from harness.errors import UserError
 from harness.events import MEASURED_SQL, measured_frame
 from harness.steps import segments, steps_between
@@ -36,6 +54,14 @@ KEY = ("device_id", "variant", "workload")
 CONFIG = ("signature", "threads", "delegate")  # a change makes a pair incomparable
 REGRESSION, IMPROVEMENT, NOT_SIGNIFICANT, UNCHANGED = "+", "-", "~", " "
 NEWLY_FAILING, FIXED, INCOMPARABLE = "!", "*", "x"
+# The host runner times each invoke from Python around LiteRT's SignatureRunner: the ns clock costs ~0.1 µs,
+# but the call itself (inputs in, outputs out) costs several µs and moves by µs between worker processes,
+# against well under 1 µs for the toy CNN's interpreter.invoke(); `python benchmarks/gate_false_alarms.py`
+# measures all three. A latency change smaller than this, in absolute terms, is the runner's, not the model's.
+RESOLUTION_MS = 0.005
+FLOOR_QUANTILE = 0.999  # the floor: one-sided 99.9 % of run-to-run noise (Student's t of its estimate)
+HISTORY_MIN = 4  # earlier complete runs needed for a `runs` noise estimate (3 consecutive differences)
+HISTORY_RUNS = 20  # the most recent ones used
 _LABELS = {REGRESSION: "regression", IMPROVEMENT: "improvement", NOT_SIGNIFICANT: "not significant",
            UNCHANGED: "no change", NEWLY_FAILING: "newly failing", FIXED: "fixed", INCOMPARABLE: "incomparable"}
 
@@ -72,6 +98,11 @@ class Verdict:
     ci_low: float | None = None  # of the relative change
     ci_high: float | None = None
     note: str = ""
+    floor: float | None = None  # relative: the smallest change that can count (besides the threshold)
+    floor_source: str = ""  # "resolution" or "noise", whichever set the floor
+    noise: float | None = None  # sd of log(new / base) between two runs
+    noise_source: str = ""  # "runs" (store history), "reps" (repetitions of both runs) or "invokes"
+    noise_n: int | None = None  # runs of history, or jobs of both runs, behind `noise`
 
     @property
     def label(self) -> str:
@@ -122,23 +153,62 @@ def _config(results: pd.DataFrame) -> tuple:
     return tuple(tuple(sorted(map(str, results[c].dropna().unique()))) if c in results else () for c in CONFIG)
 
 
+def _positive_logs(values: Sequence[float]) -> np.ndarray | None:
+    logs = np.array(values, float)
+    if logs.size == 0 or not (np.isfinite(logs).all() and (logs > 0).all()):
+        return None
+    return np.log(logs)
+
+
+def _noise(metric: Metric, base: list[np.ndarray], new: list[np.ndarray],
+           earlier: Sequence[float]) -> list[tuple[float, int, str, int]]:
+    """(sd of log(new / base), degrees of freedom, source, n) for each estimate the data allow."""
+    out = []
+    per_job = [_positive_logs([metric.statistic(g) for g in side]) for side in (base, new)]
+    if per_job[0] is not None and per_job[1] is not None:
+        df = per_job[0].size + per_job[1].size - 2
+        if df >= 1:
+            within = sum(float(((x - x.mean()) ** 2).sum()) for x in per_job) / df
+            scale = 1 / per_job[0].size + 1 / per_job[1].size
+            out.append((math.sqrt(within * scale), df, "reps", per_job[0].size + per_job[1].size))
+    runs = _positive_logs(earlier)
+    if runs is not None and runs.size >= HISTORY_MIN:
+        steps = np.diff(runs)
+        out.append((float(np.sqrt(np.mean(steps ** 2))), steps.size, "runs", runs.size))
+    return out
+
+
 def _judge(key: tuple, metric: Metric, base: list[np.ndarray], new: list[np.ndarray], threshold: float,
-           confidence: float, seed: int) -> Verdict | None:
+           confidence: float, seed: int, earlier: Sequence[float] = ()) -> Verdict | None:
     if not base or not new:
         return None
-    ci = bootstrap_ratio(base, new, metric.statistic, confidence=confidence, seed=seed)
     stat_base = float(metric.statistic(np.concatenate(base)))
     stat_new = float(metric.statistic(np.concatenate(new)))
-    change, low, high = ci.ratio - 1, ci.low - 1, ci.high - 1
+    resolution = RESOLUTION_MS / stat_base if metric.column is None and stat_base > 0 else 0.0
+    estimates = _noise(metric, base, new, earlier)
+    noise: float | None = None
+    source, n, noise_floor = "invokes", None, 0.0
+    if estimates and stat_base > 0 and stat_new > 0:
+        noise, df, source, n = max(estimates, key=lambda e: t_quantile(FLOOR_QUANTILE, e[1]) * e[0])
+        log_change = math.log(stat_new / stat_base)
+        half = t_quantile((1 + confidence) / 2, df) * noise
+        change, low, high = stat_new / stat_base - 1, math.expm1(log_change - half), math.expm1(log_change + half)
+        noise_floor = math.expm1(t_quantile(FLOOR_QUANTILE, df) * noise)
+    else:  # one repetition a side and no history (or values at or below zero): invokes only
+        ci = bootstrap_ratio(base, new, metric.statistic, confidence=confidence, seed=seed)
+        change, low, high = ci.ratio - 1, ci.low - 1, ci.high - 1
+    floor = max(resolution, noise_floor)
+    floor_source = "resolution" if resolution > noise_floor else "noise"
     worse = change > 0 if metric.lower_is_better else change < 0
     significant = low > 0 or high < 0
-    if not math.isfinite(change) or abs(change) <= threshold:
+    if not math.isfinite(change) or abs(change) <= max(threshold, floor):
         mark = UNCHANGED
     elif not significant:
         mark = NOT_SIGNIFICANT
     else:
         mark = REGRESSION if worse else IMPROVEMENT
-    return Verdict(key, metric.name, metric.unit, mark, stat_base, stat_new, change, low, high)
+    return Verdict(key, metric.name, metric.unit, mark, stat_base, stat_new, change, low, high,
+                   floor=floor, floor_source=floor_source, noise=noise, noise_source=source, noise_n=n)
 
 
 def check_comparable(store: Store, base_ref: str, new_ref: str, *, force: bool = False) -> None:
@@ -168,6 +238,25 @@ def check_comparable(store: Store, base_ref: str, new_ref: str, *, force: bool =
                         f"{', '.join(devices[1]) or 'none'}): compare runs of the same devices, or pass --force")
 
 
+def _earlier_runs(store: Store, new_run: str) -> dict[tuple, list[float]]:
+    """(device, variant, workload, metric) -> its per-run latency statistic over the last `HISTORY_RUNS`
+    complete runs of the new run's suite stored before it (the new run itself left out), oldest first."""
+    suite = store.manifest(new_run)["suite"]["name"]
+    frame = history_frame(store, suite)
+    order = list(dict.fromkeys(frame["run_id"]))
+    if new_run in order:
+        order = order[:order.index(new_run)]
+    else:  # an incomplete new run (--force): everything complete before it
+        created = store.manifest(new_run).get("created_utc", "")
+        order = [r for r in order if (frame.loc[frame["run_id"] == r, "created_utc"].iloc[0], r) < (created, new_run)]
+    frame = frame[frame["run_id"].isin(order[-HISTORY_RUNS:])]
+    out: dict[tuple, list[float]] = {}
+    for key, group in frame.groupby(list(KEY), sort=False):
+        for metric in ("latency_p50_ms", "latency_p90_ms"):
+            out[(*key, metric)] = group[metric].astype(float).tolist()
+    return out
+
+
 def compare_runs(store: Store, base_ref: str, new_ref: str, *, threshold: float = 0.05,
                  confidence: float = 0.95, metrics: Sequence[Metric] = METRICS, seed: int = 0) -> Comparison:
     """Verdicts for every key and metric present in both runs (keys in one run only are noted)."""
@@ -176,6 +265,7 @@ def compare_runs(store: Store, base_ref: str, new_ref: str, *, threshold: float 
     events = [store.events(r) for r in runs]
     by_key = [dict(tuple(g) for g in frame.groupby(list(KEY), sort=True)) if not frame.empty else {}
               for frame in results]
+    earlier = _earlier_runs(store, runs[1])
     verdicts: list[Verdict] = []
     for key in sorted(set(by_key[0]) | set(by_key[1])):
         base, new = by_key[0].get(key), by_key[1].get(key)
@@ -191,7 +281,7 @@ def compare_runs(store: Store, base_ref: str, new_ref: str, *, threshold: float 
             continue
         for metric in metrics:
             verdict = _judge(key, metric, _groups(base, events[0], metric), _groups(new, events[1], metric),
-                             threshold, confidence, seed)
+                             threshold, confidence, seed, earlier.get((*key, metric.name), ()))
             if verdict is not None:
                 verdicts.append(verdict)
     return Comparison(runs[0], runs[1], threshold, confidence, tuple(verdicts))
@@ -203,20 +293,35 @@ def _num(value: float | None, unit: str) -> str:
     return f"{value:,.0f} {unit}".strip() if unit == "B" else f"{value:.4g} {unit}".strip()
 
 
+def _floor(v: Verdict) -> str:
+    """`7.2% noise (runs 12)`: the floor, what set it, and the noise estimate behind it."""
+    if v.floor is None:
+        return ""
+    if v.noise_source == "invokes":
+        behind = "invokes only"
+    else:
+        behind = f"{v.noise_source} {v.noise_n}: {v.noise:.1%}"
+    return f"{v.floor:.1%} {v.floor_source} ({behind})"
+
+
 def format_comparison(comparison: Comparison) -> str:
     """A plain-text table, worst first within each key (like `asv compare`)."""
     lines = [f"base {comparison.base_run}  →  new {comparison.new_run}  (threshold {comparison.threshold:.0%}, "
-             f"{comparison.confidence:.0%} bootstrap intervals)", ""]
-    lines.append(f"   {'base':>12} {'new':>12}  {'change [interval]':<28} {'metric':<18} " + "  ".join(KEY))
+             f"{comparison.confidence:.0%} intervals with run-to-run noise)",
+             f"floor: a change counts beyond max(threshold, floor); floor = max(resolution {RESOLUTION_MS * 1000:g} µs "
+             f"of latency, t({FLOOR_QUANTILE:.1%}) × noise); noise = sd of log(new/base) from the last runs of the "
+             "suite ('runs N') or the repetitions of both runs ('reps N' jobs)", ""]
+    lines.append(f"   {'base':>12} {'new':>12}  {'change [interval]':<28} {'floor':<32} {'metric':<18} "
+                 + "  ".join(KEY))
     for v in comparison.verdicts:
         if v.change is None:
             change = v.label + (f": {v.note}" if v.note else "")
         else:
             change = f"{v.change:+.1%} [{v.ci_low:+.1%}, {v.ci_high:+.1%}]"
         lines.append(f"{v.mark}  {_num(v.base, v.unit):>12} {_num(v.new, v.unit):>12}  {change:<28} "
-                     f"{v.metric:<18} " + "  ".join(v.key))
+                     f"{_floor(v):<32} {v.metric:<18} " + "  ".join(v.key))
     n = len(comparison.regressions)
-    lines += ["", f"{n} regression{'s' if n != 1 else ''} beyond {comparison.threshold:.0%}" if n else
+    lines += ["", f"{n} regression{'s' if n != 1 else ''} beyond {comparison.threshold:.0%} and the floor" if n else
               "no regressions"]
     return "\n".join(lines)
 

@@ -3,16 +3,20 @@
 For the ratio, values come in groups (one group per job repetition). Resampling repetitions first
 and values within them second keeps the between-repetition spread (heat, drift) in the interval,
 which pooling all invokes would hide.
+
+`t_quantile` is Student's t (no SciPy here): the regression gate's interval and floor come from a spread
+estimated on a few repetitions or runs, and a normal quantile would pretend that estimate is exact.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["RatioCI", "bootstrap_ci", "bootstrap_ratio", "p90"]
+__all__ = ["RatioCI", "bootstrap_ci", "bootstrap_ratio", "p90", "t_quantile"]
 
 Statistic = Callable[..., np.ndarray]
 
@@ -90,3 +94,22 @@ def bootstrap_ratio(base: Sequence[Sequence[float]], new: Sequence[Sequence[floa
     alpha = (1 - confidence) / 2
     low, high = np.quantile(ratios, [alpha, 1 - alpha])
     return RatioCI(float(ratio), float(low), float(high))
+
+
+@functools.lru_cache(maxsize=256)
+def t_quantile(q: float, df: float) -> float:
+    """The `q` quantile of Student's t with `df` degrees of freedom (df >= 1), to about 1e-6.
+
+    With t = sqrt(df) tan(theta) the density becomes proportional to cos(theta)^(df - 1) on
+    (-pi/2, pi/2), whose integral is tabulated and inverted here.
+    """
+    if not 0 < q < 1 or not df >= 1:
+        raise ValueError(f"t_quantile needs 0 < q < 1 and df >= 1, got q={q}, df={df}")
+    if q == 0.5:
+        return 0.0
+    theta = np.linspace(0.0, np.pi / 2, 200_001)
+    density = np.cos(theta) ** (df - 1)
+    cdf = np.concatenate(([0.0], np.cumsum((density[1:] + density[:-1]) / 2)))
+    cdf /= cdf[-1]  # P(0 < T < t) / P(T > 0)
+    angle = float(np.interp(abs(2 * q - 1), cdf, theta))
+    return float(np.copysign(np.sqrt(df) * np.tan(angle), q - 0.5))
