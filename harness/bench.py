@@ -12,7 +12,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +25,16 @@ from harness.devices import open_device
 from harness.devices.base import DEFAULT_JOB_TIMEOUT_S, Artifact, Device, DeviceDescription, TelemetrySampler
 from harness.devices.capabilities import RUNNERS
 from harness.devices.lock import device_lock
-from harness.errors import CompanionAppError, DeviceError, UserError
+from harness.errors import CompanionAppError, DeviceError, DeviceLost, UserError
 from harness.events import EnergySource, Sample, background_stream, measured
 from harness.plan import PlannedJob, make_plan
 from harness.protocol import ProtocolError, StreamCheck
 from harness.provenance import git_commit, host_info, package_versions
 from harness.store import RunWriter, Store, utc_now
-from harness.suite import Suite, Workload
+from harness.suite import Suite, Workload, parse_suite
 
-__all__ = ["Reporter", "BenchResult", "run_bench", "check_devices", "check_artifacts", "resolve_artifacts"]
+__all__ = ["Reporter", "BenchResult", "run_bench", "resume_bench", "check_devices", "check_artifacts",
+           "resolve_artifacts"]
 
 DeviceOpener = Callable[[str], Device]
 
@@ -48,6 +49,9 @@ class Reporter:
     def event(self, job: PlannedJob, event: dict[str, Any]) -> None: ...
 
     def job_finished(self, job: PlannedJob, row: dict[str, Any]) -> None: ...
+
+    def device_lost(self, device_id: str, cause: str, jobs_left: int, run_id: str) -> None:
+        """`device_id` stopped answering; `jobs_left` of its jobs (the lost one included) wait for a resume."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +212,8 @@ def _run_checked(device: Device, job_doc: dict[str, Any], on_event: Callable[[di
 
 
 def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any], background: dict[str, Any],
-                     reporter: Reporter, timeout_s: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                     on_event: Callable[[dict[str, Any]], None], timeout_s: float
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run `background` (a train job) and, once its first step ran, `foreground` beside it.
 
     Returns (foreground events, background events); the user-felt latency is the foreground's.
@@ -232,7 +237,7 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
     thread.start()
     try:
         stepping.wait()
-        events = _run_checked(target.device, foreground, lambda e: reporter.event(job, e), timeout_s)
+        events = _run_checked(target.device, foreground, on_event, timeout_s)
     finally:
         thread.join()
     if "error" in result:
@@ -241,9 +246,10 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
 
 
 def _execute(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
-             workloads: dict[str, Workload], reporter: Reporter, timeout_s: float
+             workloads: dict[str, Workload], on_event: Callable[[dict[str, Any]], None], timeout_s: float
              ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run one job with its workload's runner: (protocol events, summary columns)."""
+    """Run one job with its workload's runner: (protocol events, summary columns); `on_event` sees the job's
+    own events as they arrive."""
     job_doc = _job_doc(target, job, artifact, data)
     if not target.device.capabilities.runner(job.workload.runner).events:
         # An aggregates-only runner (benchmark_model): no events are stored, none are made up.
@@ -251,12 +257,12 @@ def _execute(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
         return [], summarize_benchmark_model(
             target.device.run_benchmark_model(target.benchmark_model, job_doc, timeout_s=timeout_s))
     if job.workload.background is None:
-        events = _run_checked(target.device, job_doc, lambda e: reporter.event(job, e), timeout_s)
+        events = _run_checked(target.device, job_doc, on_event, timeout_s)
         return events, summarize_events(events)
     background = workloads[job.workload.background]
     events, behind = _with_background(
         target, job, job_doc, _job_doc(target, job, artifact, data, background, background_stream(job.job_id)),
-        reporter, timeout_s)
+        on_event, timeout_s)
     return events + behind, {
         **summarize_events(events), "background_workload": background.name,
         "background_status": summarize_events(behind)["status"],
@@ -281,22 +287,50 @@ def _overlap(foreground: list[dict[str, Any]], background: list[dict[str, Any]])
 def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
              suite: Suite, reporter: Reporter, job_timeout_s: float | None
              ) -> tuple[dict[str, Any], list[dict[str, Any]], list[Sample]]:
+    """Cool down, take the baseline, run and sample one job: its result row, events and samples.
+
+    A job that fails keeps the events it streamed and the samples it had. DeviceLost when the device is
+    gone before the job started; a device lost during the job gives a row with error_code `DeviceLost`.
+    """
     device = target.device
-    cooled = cool_down(device, target.reference_c, max_status=target.max_thermal_status,
-                       timeout_s=suite.cooldown_timeout_s)
-    baseline, baseline_sampler = _idle_baseline(device, suite.baseline_s)
+    try:
+        cooled = cool_down(device, target.reference_c, max_status=target.max_thermal_status,
+                           timeout_s=suite.cooldown_timeout_s)
+        baseline, baseline_sampler = _idle_baseline(device, suite.baseline_s)
+    except DeviceError as exc:
+        if _reachable(device):
+            raise
+        raise DeviceLost(f"{device.id} stopped answering before job {job.job_id} ({_gist(exc)})") from exc
     reporter.job_started(job, _expected_events(job))
     started_utc = utc_now()
+    received: list[dict[str, Any]] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        received.append(event)
+        reporter.event(job, event)
+
     events: list[dict[str, Any]] = []
+    samples: list[Sample] = []
     summary = {**summarize_events([]), "runner": job.workload.runner}
     error: DeviceError | None = None
-    sampler = device.sampler()
-    with sampler.sampling() as samples:
+    sampler: TelemetrySampler | None = None
+    try:
+        sampler = device.sampler()
+        sampler.start()
+    except DeviceError as exc:
+        sampler, error = None, exc
+    if sampler is not None:
         try:
-            events, summary = _execute(target, job, artifact, data, {w.name: w for w in suite.workloads}, reporter,
+            events, summary = _execute(target, job, artifact, data, {w.name: w for w in suite.workloads}, on_event,
                                        _timeout(job.workload, job_timeout_s))
         except DeviceError as exc:
-            error = exc
+            error, events = exc, received
+        try:
+            samples = sampler.stop()
+        except DeviceError as exc:
+            error = error or exc
+    if error is not None and not _reachable(device):
+        error = DeviceLost(f"{device.id} stopped answering during job {job.job_id} ({_gist(error)})")
     invalid, evidence = _telemetry_verdict(baseline_sampler, sampler)
     row: dict[str, Any] = {
         "job_id": job.job_id, "order": job.order, "model": job.model, "variant": job.variant,
@@ -315,6 +349,18 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
     return row, events, baseline + samples
 
 
+def _gist(error: Exception) -> str:
+    """The last clause of an error (`device offline`), not the command that met it."""
+    return str(error).rsplit(": ", 1)[-1].strip()[:160] or type(error).__name__
+
+
+def _reachable(device: Device) -> bool:
+    try:
+        return device.reachable()
+    except DeviceError:
+        return False
+
+
 def _timeout(workload: Workload, job_timeout_s: float | None) -> float:
     """The tighter of the workload's `timeout_s` and the command line's, else the default."""
     given = [t for t in (workload.timeout_s, job_timeout_s) if t is not None]
@@ -329,16 +375,22 @@ def _stage_benchmark_model(device: Device, plan: Sequence[PlannedJob], suite: Su
     return device.stage_benchmark_model(suite.benchmark_model)
 
 
-def _restore_all(devices: Sequence[Device]) -> list[str]:
-    """Restore and close every device, even when one fails; the failures, as messages."""
+def _restore_all(devices: Sequence[Device], lost: Mapping[str, str]) -> list[str]:
+    """Restore and close every device, even when one fails; the failures, as messages.
+
+    A lost device cannot be restored now: its journal on the device undoes its conditions when it is next
+    opened (the next bench, `harness restore`).
+    """
     failures: list[str] = []
     for device in devices:
         try:
-            device.restore()
+            if device.id not in lost:
+                device.restore()
         except DeviceError as exc:
             failures.append(f"{device.id}: {exc}")
         finally:
-            device.close()
+            with contextlib.suppress(DeviceError):
+                device.close()
     return failures
 
 
@@ -363,50 +415,127 @@ def run_bench(suite: Suite, store: Store, *, suite_path: Path | None = None,
     `open_device(id)` gives the device for an id (default: the backend registry); tests and phone
     twins inject their own. Nothing is stored when a job asks a device for what it cannot do. A job still
     running after `job_timeout_s` (or its workload's tighter `timeout_s`) fails as hung; the run goes on.
+    A device lost mid-run stores its job as failed (`DeviceLost`), the other devices carry on, and the run
+    ends `incomplete`: `resume_bench` runs what is missing.
     """
-    reporter = reporter or Reporter()
     plan = make_plan(suite, tuple(device_ids) if device_ids else None)
+    return _bench(suite, plan, plan, lambda metadata: store.create_run(metadata, len(plan)),
+                  suite_path=suite_path, reporter=reporter or Reporter(), open_device=open_device,
+                  job_timeout_s=job_timeout_s)
+
+
+def resume_bench(store: Store, run_ref: str, *, reporter: Reporter | None = None,
+                 open_device: DeviceOpener = open_device, job_timeout_s: float | None = None) -> BenchResult:
+    """Run the jobs an `incomplete` or `interrupted` run lacks (and those lost with their device) into it.
+
+    The suite is the one stored with the run; every artifact must still build to the sha256 the run used.
+    A lost job's stored attempt is kept under the run's `attempts/`; the run ends `complete` once every
+    planned job is stored.
+    """
+    manifest = store.manifest(run_ref)
+    run_id = manifest["run_id"]
+    if manifest["status"] == "complete":
+        raise UserError(f"run {run_id} is complete: nothing to resume")
+    if manifest["status"] == "running":
+        owner = manifest.get("process") or {}
+        raise UserError(f"run {run_id} is still running (pid {owner.get('pid', '?')} on "
+                        f"{owner.get('hostname', '?')}); wait for it, or stop it first")
+    suite = parse_suite(manifest["suite"]["source"], f"run {run_id}'s suite")
+    plan = make_plan(suite, tuple(d["id"] for d in manifest["devices"]))
+    stored = store.results(run_id)
+    _check_resumable(run_id, manifest, plan, stored)
+    lost = set(stored.loc[stored["error_code"] == DeviceLost.__name__, "job_id"])
+    done = set(stored["job_id"]) - lost
+    todo = [job for job in plan if job.job_id not in done]
+    used = dict(zip(stored["variant"], stored["artifact_sha256"], strict=True))
+
+    def reopen(metadata: dict[str, Any]) -> RunWriter:
+        return store.reopen(run_id, set_aside=sorted(lost), resume={
+            "started_utc": utc_now(), "git_commit": metadata["git_commit"], "jobs": [j.job_id for j in todo]})
+
+    return _bench(suite, plan, todo, reopen, reporter=reporter or Reporter(), open_device=open_device,
+                  job_timeout_s=job_timeout_s, artifacts_used=used)
+
+
+def _check_resumable(run_id: str, manifest: dict[str, Any], plan: Sequence[PlannedJob], stored: Any) -> None:
+    """The stored suite plans the run's jobs as they were stored; UserError otherwise."""
+    if len(plan) != manifest["jobs_planned"]:
+        raise UserError(f"run {run_id}: its suite now plans {len(plan)} jobs, the run planned "
+                        f"{manifest['jobs_planned']}; it cannot be resumed")
+    planned = {j.job_id: (j.variant, j.workload.name, j.device, j.repetition) for j in plan}
+    for row in stored.itertuples():
+        if planned.get(row.job_id) != (row.variant, row.workload, row.device_id, row.repetition):
+            raise UserError(f"run {run_id}: stored job {row.job_id} is not the job its suite plans under that id; "
+                            "it cannot be resumed")
+
+
+def _check_artifacts_used(artifacts: Mapping[str, Artifact], used: Mapping[str, str]) -> None:
+    for name, sha in used.items():
+        if name in artifacts and artifacts[name].sha256 != sha:
+            raise UserError(f"variant {name!r} now builds to sha256 {artifacts[name].sha256[:12]}…, the run used "
+                            f"{sha[:12]}…: resuming would mix two models; start a new run")
+
+
+def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
+           start_run: Callable[[dict[str, Any]], RunWriter], *, reporter: Reporter, open_device: DeviceOpener,
+           job_timeout_s: float | None, suite_path: Path | None = None,
+           artifacts_used: Mapping[str, str] | None = None) -> BenchResult:
+    """Open the devices `todo` needs, prepare them, run `todo` into the run `start_run(metadata)` gives."""
     formats = _check_variants(suite.variants)
     devices: dict[str, Device] = {}
     writer: RunWriter | None = None
     status = "failed"
     rows: list[dict[str, Any]] = []
     restore_failures: list[str] = []
+    lost: dict[str, str] = {}  # device id -> why it was lost
     locks = contextlib.ExitStack()
     try:
-        for device_id in dict.fromkeys(job.device for job in plan):
+        for device_id in dict.fromkeys(job.device for job in todo):
             # one harness process per device: concurrent benches would skew each other's numbers
             locks.enter_context(device_lock(device_id, f"bench of suite {suite.name!r}"))
             devices[device_id] = open_device(device_id)
             devices[device_id].claim(f"{host_info().get('hostname', '?')} pid {os.getpid()}, bench of suite "
                                      f"{suite.name!r}")
-        check_devices(plan, suite, devices, formats)
+        check_devices(todo, suite, devices, formats)
         artifacts = resolve_artifacts(suite.variants, reporter)
-        check_artifacts(plan, artifacts)
+        _check_artifacts_used(artifacts, artifacts_used or {})
+        check_artifacts(todo, artifacts)
         data = resolve_data(suite)
         # described once, before anything is induced: the manifest shows each device as it was
         descriptions = {d: dev.describe() for d, dev in devices.items()}
-        targets = {d: _prepare(dev, descriptions[d], plan, suite, artifacts, data) for d, dev in devices.items()}
+        targets = {d: _prepare(dev, descriptions[d], todo, suite, artifacts, data) for d, dev in devices.items()}
         metadata = _metadata(suite, suite_path, devices, descriptions, artifacts)
         for device in devices.values():
             for condition in suite.conditions:
                 device.induce(condition.name, condition.value)
-        writer = store.create_run(metadata, len(plan))
-        for job in plan:
-            row, events, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite, reporter,
-                                            job_timeout_s)
-            writer.write_job(row, events, samples)
-            rows.append(row)
-            reporter.job_finished(job, row)
-        status = "complete"
+        writer = start_run(metadata)
+        for job in todo:
+            if job.device in lost:
+                continue
+            try:
+                row, events, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite,
+                                                reporter, job_timeout_s)
+            except DeviceLost as exc:
+                lost[job.device] = str(exc)
+            else:
+                writer.write_job(row, events, samples)
+                rows.append(row)
+                reporter.job_finished(job, row)
+                if row["error_code"] == DeviceLost.__name__:
+                    lost[job.device] = row["error_message"]
+            if job.device in lost:
+                left = sum(j.device == job.device for j in todo[todo.index(job):])
+                reporter.device_lost(job.device, lost[job.device], left, writer.run_id)
+        status = "complete" if writer.manifest["jobs_done"] == len(plan) and not lost else "incomplete"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
-        restore_failures = _restore_all(list(devices.values()))
+        restore_failures = _restore_all(list(devices.values()), lost)
         if writer is not None:
             if restore_failures:
                 writer.manifest["restore_failures"] = restore_failures
+            writer.manifest["lost"] = {**writer.manifest.get("lost", {}), **lost}
             writer.finish(status)
         locks.close()
     if restore_failures:  # only reached without another error in flight; that one would matter more

@@ -113,6 +113,10 @@ class _RichReporter:
         if event.get("event") in TIMED:
             self.progress.advance(self.task)
 
+    def device_lost(self, device_id: str, cause: str, jobs_left: int, run_id: str) -> None:
+        err.print(f"[red]lost[/] {escape(cause)}; its {jobs_left} remaining job(s) wait for `harness bench --resume "
+                  f"{escape(run_id)}`; the other devices carry on", soft_wrap=True)
+
     def job_finished(self, job, row: dict[str, Any]) -> None:
         if row["status"] == "ok":
             self.progress.update(self.task, completed=self.progress.tasks[-1].total)
@@ -156,25 +160,33 @@ def _stop_signals_interrupt() -> Iterator[None]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from harness.bench import run_bench
+    from harness.bench import resume_bench, run_bench
     from harness.dashboards.run import render_runs
     from harness.suite import DEFAULT_SUITE, load_suite
 
-    suite_path = args.suite or DEFAULT_SUITE
-    suite = load_suite(suite_path)
+    if args.resume is not None and (args.suite or args.device):
+        raise UserError("--resume runs the stored suite on the run's devices: drop --suite and --device")
     store = _store(args)
     if args.job_timeout is not None and not args.job_timeout > 0:
         raise UserError(f"--job-timeout must be a number of seconds > 0, not {args.job_timeout}")
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err)
+    reporter = _RichReporter(progress)
     with progress, _stop_signals_interrupt():
-        result = run_bench(suite, store, suite_path=suite_path, device_ids=args.device,
-                           reporter=_RichReporter(progress), job_timeout_s=args.job_timeout)
+        if args.resume is not None:
+            result = resume_bench(store, args.resume, reporter=reporter, job_timeout_s=args.job_timeout)
+        else:
+            suite_path = args.suite or DEFAULT_SUITE
+            result = run_bench(load_suite(suite_path), store, suite_path=suite_path, device_ids=args.device,
+                               reporter=reporter, job_timeout_s=args.job_timeout)
     out.print(_summary_table(result.rows))
     dashboard = render_runs(store, [result.run_id], result.run_dir / "dashboard.html")
     failed = sum(r["status"] != "ok" for r in result.rows)
     out.print(f"run {result.run_id}: {result.status}, {len(result.rows)} jobs ({failed} failed) "
               f"stored in {result.run_dir}", soft_wrap=True, markup=False)
+    if result.status == "incomplete":
+        out.print(f"some jobs did not run: reconnect the lost devices and run `harness bench --resume "
+                  f"{result.run_id}`", soft_wrap=True, markup=False)
     out.print(f"dashboard: {dashboard}", soft_wrap=True, markup=False)
     return 0 if failed == 0 else 1
 
@@ -325,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(repeatable), e.g. host, android:SERIAL")
     p.add_argument("--job-timeout", type=float, metavar="S", help="a job still running after S seconds has hung: "
                    "it fails and the run goes on (default 3600; a workload's timeout_s may be tighter)")
+    p.add_argument("--resume", metavar="RUN", help="run only the jobs an incomplete or interrupted run lacks (those "
+                   "lost with a device included), with its stored suite, into that run")
     p.set_defaults(func=cmd_bench)
 
     p = with_results(sub.add_parser("runs", help="list stored runs"))

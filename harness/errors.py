@@ -5,6 +5,7 @@ __all__ = [
     "UserError",
     "DeviceError",
     "DeviceTimeout",
+    "DeviceLost",
     "CompanionAppError",
     "ResultFormatError",
 ]
@@ -28,6 +29,11 @@ class DeviceError(HarnessError):
 
 class DeviceTimeout(DeviceError):
     """A device did not answer in time."""
+
+
+class DeviceLost(DeviceError):
+    """A device stopped answering mid-run (unplugged, offline, its host gone); its remaining jobs wait for
+    `harness bench --resume`."""
 
 
 class CompanionAppError(DeviceError):

@@ -14,7 +14,8 @@ Format history:
   the `process` that writes the run (hostname, pid, start time), so a run whose writer died reads as
   `interrupted` instead of `running` forever.
 - 3 (2026-12): result rows carry `telemetry_evidence` (how the samplers read raw units, JSON text); a run
-  whose device was lost mid-run ends `incomplete` and records its `resumes` (`harness bench --resume`).
+  whose device was lost mid-run ends `incomplete`, names the `lost` devices and records its `resumes`
+  (`harness bench --resume`).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class RunManifest:
     restore_failures: list[str] = dataclasses.field(default_factory=list)
     process: dict[str, Any] | None = None  # hostname, pid, started (epoch s) of the process writing the run
     resumes: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # each `bench --resume`: when, which jobs
+    lost: dict[str, str] = dataclasses.field(default_factory=dict)  # device id -> why it was lost mid-run
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
@@ -154,7 +156,8 @@ def upgrade_manifest(data: Mapping[str, Any], where: str = "manifest") -> dict[s
     if version < 2:
         upgraded = _manifest_1_to_2(upgraded)
     if version < 3:
-        upgraded = {**upgraded, "format_version": 3, "resumes": upgraded.get("resumes", [])}
+        upgraded = {**upgraded, "format_version": 3, "resumes": upgraded.get("resumes", []),
+                    "lost": upgraded.get("lost", {})}
     return upgraded
 
 

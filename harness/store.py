@@ -8,8 +8,11 @@ Layout (the records and their format history: harness/records.py):
                                                        is the event's own job id (`<job_id>-bg` for a
                                                        background job run beside the job)
     <root>/runs/<run_id>/jobs/<job_id>/samples.parquet raw telemetry samples (t_ns, source, channel, value, unit)
+    <root>/runs/<run_id>/attempts/<job_id>.<n>/         a job lost with its device, set aside when the run was
+                                                       resumed (`Store.reopen`); read by no query
 
-A run is `running` until its last job is stored, then `complete` (or `failed` / `interrupted`). Job
+A run is `running` until its last job is stored, then `complete` (or `incomplete` when a device was lost,
+`failed`, `interrupted`); an incomplete or interrupted run can be reopened to store what it lacks. Job
 files are written once, through a temp file and a link that refuses to replace anything; only the
 manifest's status fields change after creation. Runs of an older format are read through the
 upgrade functions of harness.records, so every reader sees the current format.
@@ -186,6 +189,33 @@ class Store:
             **metadata, "run_id": run_id, "created_utc": utc_now(), "status": "running",
             "jobs_planned": jobs_planned, "jobs_done": 0, "process": _this_process()}).to_dict()
         _write_json_atomic(run_dir / "manifest.json", manifest)
+        return RunWriter(run_dir, manifest)
+
+    def reopen(self, run_ref: str, *, set_aside: Iterable[str] = (), resume: dict[str, Any]) -> RunWriter:
+        """A writer that stores the jobs an `incomplete` or `interrupted` run lacks (`harness bench --resume`).
+
+        The jobs in `set_aside` (stored attempts lost with their device), and any job a killed writer left
+        half-written, move to `attempts/`, so they are kept but no longer count; `resume` (when, which jobs)
+        is appended to the manifest's `resumes`.
+        """
+        run_id = self.resolve(run_ref)
+        run_dir = self.runs_dir / run_id
+        manifest = self._read_manifest(run_dir / "manifest.json")
+        if manifest["status"] not in ("incomplete", "interrupted"):
+            raise UserError(f"run {run_id} is {manifest['status']}: only incomplete or interrupted runs resume")
+        if self._version(run_id) != FORMAT_VERSION:
+            raise UserError(f"run {run_id} was written by store format {self._version(run_id)}; only runs of "
+                            f"format {FORMAT_VERSION} resume: start a new run")
+        half_written = [d.name for d in sorted(run_dir.glob("jobs/*")) if not (d / "result.parquet").exists()]
+        for job_id in dict.fromkeys([*set_aside, *half_written]):
+            attempts = run_dir / "attempts"
+            attempts.mkdir(exist_ok=True)
+            n = 1 + sum(1 for _ in attempts.glob(f"{job_id}.*"))
+            (run_dir / "jobs" / job_id).rename(attempts / f"{job_id}.{n}")
+        manifest.update(status="running", finished_utc=None, process=_this_process(),
+                        jobs_done=sum(1 for _ in run_dir.glob("jobs/*/result.parquet")),
+                        resumes=[*manifest["resumes"], resume])
+        _write_manifest(run_dir / "manifest.json", manifest)
         return RunWriter(run_dir, manifest)
 
     def _read_manifest(self, path: Path) -> dict[str, Any]:

@@ -170,6 +170,11 @@ class Device(abc.ABC):
         Default: the backend's runners are always there.
         """
 
+    def reachable(self) -> bool:
+        """Whether the device still answers, asked after a job failed: False means it was lost (the run
+        goes on with the other devices and ends `incomplete`). Default: a local device always answers."""
+        return True
+
     def claim(self, owner: str) -> None:  # noqa: B027 (optional hook with a default)
         """Take the device for this process until `close()`, where other hosts could drive it too (a phone on a
         shared lab); DeviceBusy naming the holder when another has it. `owner` says who and what, for that
