@@ -111,6 +111,10 @@ class DeviceSandbox:
                 "job_current_now": None,  # current_now while a job runs (the phone working harder)
                 "job_settle_s": 0.3,
                 "companion_installed": True,  # `pm list instrumentation` shows the companion's runner
+                # dumpsys/cmd services this phone lacks ("Can't find service"), and ones that answer but
+                # ignore every change (a vendor build that does not honour the shell override)
+                "missing_services": [],
+                "inert_services": [],
                 "log": [],
             }
         )
@@ -575,6 +579,11 @@ def _dumpsys_odpm(sandbox: DeviceSandbox) -> int:
 def _tool_dumpsys(sandbox: DeviceSandbox, args: list[str]) -> int:
     service, rest = (args[0], args[1:]) if args else ("", [])
     state = sandbox.state()
+    if service in state.get("missing_services", []):
+        print(f"Can't find service: {service}")
+        return 0
+    if service in state.get("inert_services", []) and rest and rest[:1] != ["get"]:
+        return 0
     if service == "battery":
         return _dumpsys_battery(sandbox, rest)
     if service == "thermalservice":
@@ -599,6 +608,11 @@ def _tool_dumpsys(sandbox: DeviceSandbox, args: list[str]) -> int:
 
 def _tool_cmd(sandbox: DeviceSandbox, args: list[str]) -> int:
     state = sandbox.state()
+    if args[:1] and args[0] in state.get("missing_services", []):
+        print(f"cmd: Can't find service: {args[0]}", file=sys.stderr)
+        return 20
+    if args[:1] and args[0] in state.get("inert_services", []):
+        return 0
     if args[:2] == ["thermalservice", "override-status"] and len(args) == 3:
         if not args[2].isdigit() or int(args[2]) > 6:
             print(f"Invalid status: {args[2]}")
@@ -655,6 +669,7 @@ def _tool_am(sandbox: DeviceSandbox, args: list[str]) -> int:
     if args[-1] != RUNNER_COMPONENT:
         print(f"INSTRUMENTATION_FAILED: {args[-1]}")
         return 1
+    time.sleep(sandbox.state().get("job_read_delay_s", 0.0))  # a slow start: another may write meanwhile
     job = json.loads(sandbox.host_path(extras["job"]).read_text())
     for key in ("artifact", "input"):
         if "path" in job.get(key, {}):

@@ -47,16 +47,27 @@ def parse_status_line(line: str) -> dict[str, Any] | None:
 
 
 class InstrumentationRunner:
-    """Pushes the job JSON, starts the companion, streams its events until `finished` or `error`."""
+    """Pushes the job JSON, starts the companion, streams its events until `finished` or `error`.
+
+    `work_dir` is the session's own directory on the phone (staging.session_dir): job files of two
+    sessions never share a path, however their job ids repeat.
+    """
 
     def __init__(self, shell: Shell, work_dir: str, component: str = RUNNER_COMPONENT):
         self.shell, self.work_dir, self.component = shell, work_dir, component
+        self.jobs_dir = posixpath.join(work_dir, "jobs")
+        self.dir_ready = False  # set once jobs_dir exists (the device may make it in another round trip)
+
+    def job_path(self, job_id: str) -> str:
+        return posixpath.join(self.jobs_dir, f"{job_id}.json")
 
     def run(self, job: dict[str, Any], on_event: EventCallback | None, timeout_s: float) -> list[dict[str, Any]]:
         """Stream the job's events; DeviceTimeout once `timeout_s` passed (checked as lines arrive, and
         after that long a silence)."""
-        job_path = posixpath.join(self.work_dir, "jobs", f"{job['job_id']}.json")
-        self.shell.run(sh_join(["mkdir", "-p", posixpath.dirname(job_path)]))
+        job_path = self.job_path(job["job_id"])
+        if not self.dir_ready:
+            self.shell.run(sh_join(["mkdir", "-p", self.jobs_dir]))
+            self.dir_ready = True
         self.shell.push(json.dumps(job).encode(), job_path)
         command = sh_join(["am", "instrument", "-w", "-r", "-e", "job", job_path, self.component])
         events: list[dict[str, Any]] = []

@@ -1,18 +1,50 @@
-"""Staging under /data/local/tmp/<our dir>: content-addressed, sha256-checked, pushed only when changed."""
+"""Staging under /data/local/tmp/<our dir>: content-addressed, sha256-checked, pushed only when changed.
+
+What lives where on the phone (`DEVICE_ROOT`):
+
+    artifacts/<sha256><suffix>   staged models and data, shared by every session (immutable by name)
+    bin/                         the sampler script, `benchmark_model-<sha256>` (content-addressed too)
+    runs/<session token>/jobs/   this session's job files; removed on close
+    conditions.journal           conditions induced and not yet undone (one phone, one journal)
+    lock/owner                   the phone-side lock (harness.devices.android.phone_lock)
+
+A session is one opened device in one harness process; its token (`session_token`) names the host, pid,
+time and a counter, so two sessions, on one host or two, never write the same per-job path.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import os
 import posixpath
+import re
+import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from harness.devices.android.transport import Shell, sh_join
 from harness.errors import DeviceError
 
-__all__ = ["DEVICE_ROOT", "StagedFile", "Stager"]
+__all__ = ["DEVICE_ROOT", "StagedFile", "Stager", "session_dir", "session_token"]
 
 DEVICE_ROOT = "/data/local/tmp/phonebench"
+_SESSIONS = itertools.count()
+
+
+def session_token(hostname: str | None = None, pid: int | None = None, now: float | None = None) -> str:
+    """A name for one session, unique per process and opened device: `<host>-<pid>-<ms>-<n>`, only
+    `[A-Za-z0-9._-]` (safe as one device path component, never `.`/`..` or starting with `-`)."""
+    host = hostname if hostname is not None else socket.gethostname()
+    stamp = int((time.time() if now is None else now) * 1000)
+    raw = f"{host}-{os.getpid() if pid is None else pid}-{stamp}-{next(_SESSIONS)}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", raw)[-100:].lstrip(".-")
+
+
+def session_dir(root: str, token: str) -> str:
+    """Where session `token` keeps its per-job files on the phone."""
+    return posixpath.join(root, "runs", token)
 
 
 @dataclasses.dataclass(frozen=True)
