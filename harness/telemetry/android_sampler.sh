@@ -3,7 +3,7 @@
 # Files are read with the `read` builtin, so a fast reading forks nothing; only `sleep` and the
 # slow readings (dumpsys) fork.
 #
-# usage: sh android_sampler.sh OUT STOP INTERVAL_S SLOW_EVERY PS_DIR TZ_DIR ODPM THERMALSERVICE
+# usage: sh android_sampler.sh OUT STOP INTERVAL_S SLOW_EVERY PS_DIR TZ_DIR ODPM THERMALSERVICE LEASE PIDFILE OWNER
 #   OUT             file the readings are written to (pulled by the host afterwards)
 #   STOP            the sampler takes a last full reading and exits once this file exists
 #   INTERVAL_S      seconds between fast readings (power_supply), e.g. 0.1
@@ -12,10 +12,19 @@
 #   TZ_DIR          thermal class directory (/sys/class/thermal), or - for none
 #   ODPM            1 to read `dumpsys android.hardware.power.stats.IPowerStats/default`
 #   THERMALSERVICE  1 to read `dumpsys thermalservice`
+#   LEASE           file holding a deadline in whole seconds of /proc/uptime; the host keeps moving it on
+#                   while it samples. Once uptime passes the last deadline read, the sampler writes
+#                   "@expired" and exits by itself: a harness that was killed leaves no sampler behind
+#                   for longer than one lease. A missing or unreadable file keeps the deadline last read.
+#                   Empty or - : no lifetime bound (only for running the script by hand).
+#   PIDFILE         gets "PID OWNER" while the sampler runs (removed when it ends by itself), so a later
+#                   session can kill one that outlived its host; empty or - : none
+#   OWNER           who started it (host:pid), for that file
 #
 # Output, one item per line: "@pid PID", "@h VERSION INTERVAL SLOW_EVERY", "@zone ZONE TYPE", "@t UPTIME_S",
-# "@ps FILE VALUE", "@tz ZONE MILLIDEGREES", "@begin NAME" raw dumpsys lines "@end NAME",
-# "@ready" after the first full reading, "@stop" after the last one.
+# "@ps FILE VALUE", "@tz ZONE MILLIDEGREES", "@begin NAME" raw dumpsys lines "@end NAME" (`dumpsys battery`
+# as "battery" at the first and last reading), "@ready" after the first full reading, "@stop" after the last
+# one, or "@expired" when the lease ran out.
 
 out=$1
 stop=$2
@@ -25,6 +34,10 @@ ps_dir=$5
 tz_dir=$6
 odpm=$7
 thermalsvc=$8
+lease=$9
+pidfile=${10}
+owner=${11}
+deadline=0
 
 ps_files=
 for f in current_now voltage_now charge_counter temp capacity status; do
@@ -77,7 +90,32 @@ slow() {
 	fi
 }
 
+forget() {
+	if [ -n "$pidfile" ]; then
+		rm -f "$pidfile"
+	fi
+}
+
+renewed() {
+	if [ -z "$lease" ] || [ "$lease" = - ]; then
+		return 0
+	fi
+	if read -r d < "$lease"; then
+		case $d in
+		'' | *[!0-9]*) ;;
+		*) deadline=$d ;;
+		esac
+	fi
+	[ "${up%%.*}" -lt "$deadline" ]
+}
+
 exec > "$out" 2>/dev/null
+if [ "$pidfile" = - ]; then
+	pidfile=
+fi
+if [ -n "$pidfile" ]; then
+	echo "$$ $owner" > "$pidfile"
+fi
 echo "@pid $$"
 echo "@h 1 $interval $slow_every"
 for z in $zones; do
@@ -87,6 +125,7 @@ for z in $zones; do
 done
 fast
 slow
+block battery dumpsys battery
 echo "@ready"
 n=1
 while [ ! -e "$stop" ]; do
@@ -95,8 +134,15 @@ while [ ! -e "$stop" ]; do
 	if [ $((n % slow_every)) -eq 0 ]; then
 		slow
 	fi
+	if ! renewed; then
+		echo "@expired"
+		forget
+		exit 0
+	fi
 	n=$((n + 1))
 done
 fast
 slow
+block battery dumpsys battery
 echo "@stop"
+forget

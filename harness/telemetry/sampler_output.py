@@ -7,8 +7,14 @@ from pathlib import Path
 
 from harness.errors import DeviceError
 from harness.events import Sample
-from harness.telemetry.battery import RawPowerSupply, power_supply_from_files
-from harness.telemetry.conventions import CurrentConvention, detect_convention, power_supply_samples
+from harness.telemetry.battery import BatteryDump, RawPowerSupply, parse_dumpsys_battery, power_supply_from_files
+from harness.telemetry.conventions import (
+    BatteryUnits,
+    CurrentConvention,
+    UnitMemory,
+    judge_units,
+    power_supply_samples,
+)
 from harness.telemetry.odpm import parse_power_stats
 from harness.telemetry.thermal import ThermalDump, parse_thermalservice, zone_celsius
 
@@ -23,16 +29,20 @@ class SamplerOutput:
 
     samples: tuple[Sample, ...]
     readings: tuple[tuple[int, RawPowerSupply], ...]  # raw power_supply readings by t_ns
-    convention: CurrentConvention  # as used for `samples` (detected from `readings` over the prior)
+    convention: CurrentConvention  # as used for `samples` (this run's `units`)
     complete: bool  # the sampler wrote its final "@stop" reading
     thermal_source: str  # where temperatures came from: "hal", "cached" or "none"
+    units: BatteryUnits  # how this run's raw readings were read, and why (see harness.telemetry.conventions)
+    dumps: tuple[tuple[int, BatteryDump], ...] = ()  # `dumpsys battery` at the first and last reading
+    expired: bool = False  # the sampler ended itself: its lease ran out (the host stopped renewing it)
 
 
-def parse_sampler_output(text: str, prior: CurrentConvention | None = None) -> SamplerOutput:
-    """Parse the sampler file.
+def parse_sampler_output(text: str, memory: UnitMemory | None = None) -> SamplerOutput:
+    """Parse the sampler file; raw units are decided from this run's readings (`memory`: what other runs on
+    the device decided, only read here).
 
     Sample lines: `@t 437.56` (seconds of /proc/uptime, i.e. CLOCK_BOOTTIME, 10 ms resolution),
-    `@ps current_now -326171`, `@tz thermal_zone3 45000`, `@begin odpm` ... `@end`.
+    `@ps current_now -326171`, `@tz thermal_zone3 45000`, `@begin odpm` ... `@end`, `@expired`.
     Thermal zones become `thermal/<zone type>`, HAL temperatures `thermal/hal:<name>`, so a zone and
     a HAL sensor with the same name stay apart; zones that share a type stay apart as
     `thermal/<type> (<zone>)`, e.g. `cpu (thermal_zone3)` and `cpu (thermal_zone4)`.
@@ -41,11 +51,14 @@ def parse_sampler_output(text: str, prior: CurrentConvention | None = None) -> S
     for line in text.splitlines():
         parser.feed(line)
     readings = tuple(parser.readings())
-    convention = detect_convention((r for _, r in readings), prior)
-    samples = [s for t_ns, reading in readings for s in power_supply_samples(t_ns, reading, convention)]
+    units = judge_units(readings, parser.dumps, memory)
+    convention = units.convention()
+    counter_unit = units.counter_unit.unit if units.counter_unit else None
+    samples = [s for t_ns, reading in readings for s in power_supply_samples(t_ns, reading, convention, counter_unit)]
     samples.extend(parser.other)
     samples.sort(key=lambda s: s.t_ns)
-    return SamplerOutput(tuple(samples), readings, convention, parser.stopped, parser.thermal_source)
+    return SamplerOutput(tuple(samples), readings, convention, parser.stopped, parser.thermal_source, units,
+                         tuple(parser.dumps), parser.expired)
 
 
 class _Parser:
@@ -57,6 +70,8 @@ class _Parser:
         self.block: str | None = None
         self.block_lines: list[str] = []
         self.stopped = False
+        self.expired = False
+        self.dumps: list[tuple[int, BatteryDump]] = []
         self.thermal_source = "none"
 
     def feed(self, line: str) -> None:
@@ -74,6 +89,8 @@ class _Parser:
             self.zone_types[zone] = kind.strip() or zone
         elif tag == "@stop":
             self.stopped = True
+        elif tag == "@expired":
+            self.expired = True
         elif tag in ("@ps", "@tz", "@begin"):
             self._timed(tag, rest)
 
@@ -104,6 +121,8 @@ class _Parser:
             self.other.extend(_thermal_samples(self.t_ns, dump))
             if dump.temperatures_source != "none":
                 self.thermal_source = dump.temperatures_source
+        elif self.block == "battery":
+            self.dumps.append((self.t_ns, parse_dumpsys_battery(text)))
         elif self.block == "odpm":
             self.other.extend(Sample(self.t_ns, "odpm", r.rail, r.energy_j, "J") for r in parse_power_stats(text))
         self.block = None
