@@ -12,14 +12,15 @@ from typing import Any
 
 from harness.checksum import sha256_file
 from harness.devices.android.conditions import CONDITIONS, ConditionManager
+from harness.devices.android.phone_lock import LEASE_S, PhoneLock
 from harness.devices.android.runner import (
     BENCHMARK_MODEL_DELEGATES,
     RUNNER_COMPONENT,
     BenchmarkModelRunner,
     InstrumentationRunner,
 )
-from harness.devices.android.sampler import AndroidSampler, SamplerConfig
-from harness.devices.android.staging import DEVICE_ROOT, StagedFile, Stager
+from harness.devices.android.sampler import AndroidSampler, SamplerConfig, kill_leftover_samplers
+from harness.devices.android.staging import DEVICE_ROOT, StagedFile, Stager, session_dir, session_token
 from harness.devices.android.transport import (
     AdbServer,
     Shell,
@@ -43,14 +44,16 @@ from harness.devices.capabilities import RUNNERS, Capabilities
 from harness.errors import CompanionAppError, DeviceError, UserError
 from harness.events import AggregateTimings, EnergySource
 from harness.telemetry.battery import RawPowerSupply, parse_dumpsys_battery, power_supply_from_files
-from harness.telemetry.conventions import CurrentConvention, detect_convention, readings_extra
+from harness.telemetry.conventions import CurrentConvention, UnitMemory, judge_units, readings_extra
 from harness.telemetry.odpm import parse_power_stats
 from harness.telemetry.sampler_output import SAMPLER_SCRIPT
+from harness.telemetry.thermal import ThermalDump, parse_thermalservice
 
 __all__ = ["AndroidDevice", "discover_android", "parse_getprop", "soc_name"]
 
 POWER_STATS = "android.hardware.power.stats.IPowerStats/default"
 PS_DIR = "/sys/class/power_supply/battery"
+THERMAL_DIR = "/sys/class/thermal"
 _PS_FILES = ("current_now", "voltage_now", "status", "charge_counter", "charge_full_design", "charge_full", "temp",
              "capacity")
 _SEP = "@@harness@@"
@@ -70,6 +73,7 @@ class AndroidDevice(Device):
     """A phone reached through an adb server (local, remote lab host, or adb over Wi-Fi)."""
 
     scheme = "android"
+    claim_note = ""  # after `claim`: whose stale lock it took over, if it did
     capabilities = Capabilities(
         formats=("tflite",),
         runners=(dataclasses.replace(RUNNERS["companion"], description="the companion app (am instrument)",
@@ -86,16 +90,26 @@ class AndroidDevice(Device):
         server, adb_device = find_device(serial, list(servers) if servers is not None else adb_servers())
         self.shell = Shell(server, adb_device)
         self.work_dir = work_dir
+        # This session's own directory for per-job files (staged artifacts stay shared: content-addressed).
+        self.session = session_token()
+        self.session_dir = session_dir(work_dir, self.session)
+        self.lock = PhoneLock(self.shell, posixpath.join(work_dir, "lock"), self.session)
         self.stager = Stager(self.shell, work_dir)
-        self.conditions = ConditionManager(self.shell, work_dir)
-        self.runner = InstrumentationRunner(self.shell, work_dir)
+        self.conditions = ConditionManager(self.shell, work_dir, self.lock.path, self.session)
+        self.runner = InstrumentationRunner(self.shell, self.session_dir)
         self.benchmark_model = BenchmarkModelRunner(self.shell)
         self._interval = sample_interval_s
-        self._convention: CurrentConvention | None = None
+        self._convention: CurrentConvention | None = None  # as the description read it
+        self.units = UnitMemory()  # raw units decided from evidence by every sampler run (and describe) since
         self._odpm = False
         self._description: DeviceDescription | None = None
-        # A run killed outright left its conditions on the phone: undo them before anything else.
-        self.recovered = self.conditions.restore() if replay and self.conditions.pending() else []
+        # A run killed outright left its conditions on the phone: undo them before anything else (not while
+        # another session holds the phone: they are its conditions, still in use).
+        self.recovered = (self.conditions.restore()
+                          if replay and self.conditions.pending() and self.conditions.holder is None else [])
+        # ... and a sampler it left running (its lease bounds it; this ends it now, by its recorded PID)
+        self.killed_samplers = (kill_leftover_samplers(self.shell, posixpath.join(work_dir, "telemetry"))
+                                if replay and self.conditions.holder is None else [])
 
     @classmethod
     def open(cls, device_id: str) -> AndroidDevice:
@@ -133,17 +147,23 @@ class AndroidDevice(Device):
         )
         command = (
             f"getprop; echo {_SEP}; for i in 1 2 3; do {{ {reads}; }} 2>/dev/null; echo {_SEP}; sleep 0.2; done; "
-            f"dumpsys battery; echo {_SEP}; dumpsys {POWER_STATS} 2>&1; echo {_SEP}; nproc"
+            f"dumpsys battery; echo {_SEP}; dumpsys {POWER_STATS} 2>&1; echo {_SEP}; nproc; echo {_SEP}; "
+            f"for z in {THERMAL_DIR}/thermal_zone*; do if read -r t < \"$z/type\"; then echo \"$t\"; fi; done "
+            f"2>/dev/null; echo {_SEP}; dumpsys thermalservice 2>&1"
         )
         parts = self.shell.run(command, timeout_s=60).stdout.split(_SEP)
-        if len(parts) != 7:
+        if len(parts) != 9:
             raise DeviceError(f"{self.shell.serial}: unexpected describe output ({len(parts)} sections)")
         props = parse_getprop(parts[0])
         readings = [power_supply_from_files(_kv_lines(p)) for p in parts[1:4]]
         battery = parse_dumpsys_battery(parts[4])
         rails = parse_power_stats(parts[5])
         self._odpm = bool(rails)
-        self._convention = detect_convention(readings, self._convention)
+        # three readings 0.2 s apart and `dumpsys battery` after them: judged like any sampler run
+        units = judge_units([(i * 200_000_000, r) for i, r in enumerate(readings)], [(400_000_000, battery)],
+                            self.units)
+        units.record(self.units)
+        self._convention = units.convention()
         sdk = int(props.get("ro.build.version.sdk", "0") or 0)
         extra = {
             "serial": self.shell.serial, "adb_server": str(self.shell.server),
@@ -152,6 +172,7 @@ class AndroidDevice(Device):
             "manufacturer": props.get("ro.product.manufacturer", ""),
             "plugged_at_describe": str(battery.plugged).lower(),
             "odpm_rails": ",".join(r.rail for r in rails),
+            "thermal_sources": thermal_sources(parts[7].split(), parse_thermalservice(parts[8])),
             **self._convention.to_extra(), **readings_extra(readings),
         }
         return DeviceDescription(
@@ -172,8 +193,10 @@ class AndroidDevice(Device):
                             reason="" if rails else f"no ODPM rails from `dumpsys {POWER_STATS}` (Pixel 6+ only)")
         last = readings[-1]
         gauge_ok = last.current_now is not None and last.voltage_now is not None
-        unit = self._convention.current_unit if self._convention else "uA"
-        fuel = EnergySource("fuel_gauge", available=gauge_ok, rate_hz=rate, resolution=f"1 {unit}" if gauge_ok else "",
+        decided = self._convention is not None and self._convention.unit_state in ("decided", "earlier")
+        unit = self._convention.current_unit if self._convention and decided else ""
+        fuel = EnergySource("fuel_gauge", available=gauge_ok, rate_hz=rate,
+                            resolution=f"1 {unit}" if gauge_ok and unit else "",
                             reason="" if gauge_ok else f"{PS_DIR} lacks current_now or voltage_now")
         counter = EnergySource("charge_counter", available=bool(last.charge_counter), rate_hz=rate,
                                resolution="1 uAh" if last.charge_counter else "",
@@ -199,7 +222,15 @@ class AndroidDevice(Device):
 
     def run(self, job: dict[str, Any], on_event: EventCallback | None = None, *,
             timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> list[dict[str, Any]]:
+        self._renew(timeout_s)
         return self.runner.run(job, on_event, timeout_s)
+
+    def _renew(self, timeout_s: float) -> None:
+        """While claimed: the phone's lease outlasts this job (and the gap after it), and the session's job
+        directory exists; one round trip, the one that made the directory before."""
+        if self.lock.held:
+            self.lock.renew(timeout_s + LEASE_S, then=sh_join(["mkdir", "-p", self.runner.jobs_dir]))
+            self.runner.dir_ready = True
 
     def check_runners(self, runners: set[str]) -> None:
         if "companion" not in runners:
@@ -221,24 +252,49 @@ class AndroidDevice(Device):
     def run_benchmark_model(self, binary: str, job: dict[str, Any], *,
                             timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> AggregateTimings:
         """Run one infer job with a staged `benchmark_model` (see `stage_benchmark_model`); aggregates only."""
+        self._renew(timeout_s)
         return self.benchmark_model.run(binary, job, timeout_s)
 
     def sampler(self) -> TelemetrySampler:
         script = self._sampler_file()
         self.stager.stage([script])
-        if self._convention is None:
+        if self._description is None:
             self.describe()
         config = SamplerConfig(script_path=script.device_path, work_dir=posixpath.join(self.work_dir, "telemetry"),
                                interval_s=self._interval, odpm=self._odpm)
-        return AndroidSampler(self.shell, config, self._convention)
+        return AndroidSampler(self.shell, config, self.units)
 
     # ---------------------------------------------------------------- conditions, Wi-Fi, close
+
+    def claim(self, owner: str) -> None:
+        """Take the phone's own lock (harness.devices.android.phone_lock) until `close()`: DeviceBusy naming a
+        live holder; a stale lock is taken over and `claim_note` says whose. Holding the phone, this session
+        also clears the job files sessions that never closed left under runs/."""
+        self.lock.claim(owner)
+        self.claim_note = self.lock.note
+        sweep = 'for d in "$1"/*; do [ "$d" = "$1/$2" ] || rm -rf "$d"; done'
+        self.shell.run(sh_join(["sh", "-c", sweep, "sh", posixpath.dirname(self.session_dir), self.session]),
+                       check=False)
+
+    def close(self) -> None:
+        """Remove this session's job files and release the phone's lock if this session holds it. Never
+        raises: it runs in `finally` blocks, maybe with the phone gone (a lease left behind expires)."""
+        try:
+            self.shell.run(f"rm -rf {sh_join([self.session_dir])}; {self.lock.release_command()}", timeout_s=15,
+                           check=False)
+        except DeviceError:
+            pass
+        self.lock.held = False
 
     def induce(self, condition: str, value: Any = None) -> None:
         self.conditions.induce(condition, value)
 
     def restore(self) -> None:
         self.conditions.restore()
+
+    def reachable(self) -> bool:
+        """Its adb server lists the phone as `device` and it answers a shell command within 10 s."""
+        return self.shell.online() and self.shell.run("echo ok", timeout_s=10, check=False).stdout.strip() == "ok"
 
     def enable_wifi(self, port: int = 5555, timeout_s: float = 15.0) -> str:
         """Switch the phone to adb over TCP and connect to it; returns the new serial (`ip:port`).
@@ -278,6 +334,16 @@ def adb_state_fix(state: str, serial: str, server: AdbServer) -> str:
 def discover_android(extra_servers: Sequence[str] = ()) -> list[AndroidDevice]:
     """Every online phone on the local adb server and the configured remote ones."""
     return [AndroidDevice(serial, [server]) for server, serial in list_serials(adb_servers(extra_servers))]
+
+
+def thermal_sources(zone_types: Sequence[str], dump: ThermalDump) -> str:
+    """Which thermal sources the phone has, e.g. `hal (12 sensors), 8 zones`: `dumpsys thermalservice`
+    temperatures (live from the HAL, else its cache) and /sys/class/thermal zones."""
+    found = [f"{dump.temperatures_source} ({len(dump.temperatures)} sensor{'s' * (len(dump.temperatures) != 1)})"
+             if dump.temperatures else ""]
+    if zone_types:
+        found.append(f"{len(zone_types)} zone{'s' * (len(zone_types) != 1)}")
+    return ", ".join(f for f in found if f) or "none"
 
 
 def _kv_lines(text: str) -> dict[str, str]:
