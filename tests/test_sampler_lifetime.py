@@ -145,3 +145,19 @@ def test_opening_the_phone_kills_a_leftover_sampler_by_its_pid(phone, adb_env) -
         other.wait()
         if _running(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.adb
+def test_a_live_harness_keeps_renewing_past_the_first_lease(phone) -> None:  # noqa: F811
+    _, standin = phone
+    from harness.devices.android.sampler import AndroidSampler, SamplerConfig
+
+    device = AndroidDevice(standin.serial)
+    default = device.sampler()
+    config = SamplerConfig(script_path=default.config.script_path, work_dir=default.config.work_dir, lease_s=2,
+                           renew_s=0.5)
+    sampler = AndroidSampler(device.shell, config, device.units)
+    with sampler.sampling():
+        time.sleep(3.5)  # past the first deadline
+    assert sampler.output is not None and sampler.output.complete and not sampler.output.expired
+    assert sampler.renew_failures == 0 and "sampler" not in sampler.evidence
