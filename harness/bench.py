@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness.analysis.energy import energy_columns, job_energy
 from harness.analysis.summary import summarize_benchmark_model, summarize_events
 from harness.checksum import sha256_file
@@ -26,7 +28,7 @@ from harness.devices.base import DEFAULT_JOB_TIMEOUT_S, Artifact, Device, Device
 from harness.devices.capabilities import RUNNERS
 from harness.devices.lock import device_lock
 from harness.errors import CompanionAppError, DeviceError, DeviceLost, UserError
-from harness.events import EnergySource, Sample, background_stream, measured
+from harness.events import EnergySource, EventLog, Sample, background_stream
 from harness.plan import PlannedJob, make_plan
 from harness.protocol import ProtocolError, StreamCheck
 from harness.provenance import git_commit, host_info, package_versions
@@ -193,9 +195,8 @@ def _job_doc(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
     return job.protocol_job(target.staged[artifact.sha256], artifact.sha256, files, workload, job_id, ranges)
 
 
-def _run_checked(device: Device, job_doc: dict[str, Any], on_event: Callable[[dict[str, Any]], None],
-                 timeout_s: float) -> list[dict[str, Any]]:
-    """Run one protocol job, checking every event against the protocol as it arrives.
+def _run_checked(device: Device, job_doc: dict[str, Any], log: EventLog, timeout_s: float) -> None:
+    """Run one protocol job into `log`, checking every event against the protocol as it arrives.
 
     A malformed or out-of-order event fails the job right there, naming the event and its fault.
     """
@@ -206,28 +207,30 @@ def _run_checked(device: Device, job_doc: dict[str, Any], on_event: Callable[[di
             check(event)
         except ProtocolError as exc:
             raise CompanionAppError(f"the runner broke the job protocol: {exc}") from exc
-        on_event(event)
+        log.append(event)
 
-    return device.run(job_doc, checked, timeout_s=timeout_s)
+    device.run(job_doc, checked, timeout_s=timeout_s)
 
 
-def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any], background: dict[str, Any],
-                     on_event: Callable[[dict[str, Any]], None], timeout_s: float
-                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Run `background` (a train job) and, once its first step ran, `foreground` beside it.
-
-    Returns (foreground events, background events); the user-felt latency is the foreground's.
+def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any], fg_log: EventLog,
+                     background: dict[str, Any], on_event: Callable[[dict[str, Any]], None], timeout_s: float
+                     ) -> EventLog:
+    """Run `background` (a train job) and, once its first step ran, `foreground` beside it into `fg_log`;
+    the background's log (its events also go to `on_event`). The user-felt latency is the foreground's.
     """
     stepping = threading.Event()
     result: dict[str, Any] = {}
 
     def on_background(event: dict[str, Any]) -> None:
+        on_event(event)
         if event["event"] != "started":  # a train step ran (or the job ended)
             stepping.set()
 
+    bg_log = EventLog(on_background)
+
     def run_background() -> None:
         try:
-            result["events"] = _run_checked(target.device, background, on_background, timeout_s)
+            _run_checked(target.device, background, bg_log, timeout_s)
         except DeviceError as exc:
             result["error"] = exc
         finally:
@@ -237,57 +240,57 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
     thread.start()
     try:
         stepping.wait()
-        events = _run_checked(target.device, foreground, on_event, timeout_s)
+        _run_checked(target.device, foreground, fg_log, timeout_s)
     finally:
         thread.join()
     if "error" in result:
         raise result["error"]
-    return events, result["events"]
+    return bg_log
 
 
 def _execute(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
-             workloads: dict[str, Workload], on_event: Callable[[dict[str, Any]], None], timeout_s: float
-             ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Run one job with its workload's runner: (protocol events, summary columns); `on_event` sees the job's
-    own events as they arrive."""
+             workloads: dict[str, Workload], on_event: Callable[[dict[str, Any]], None], timeout_s: float,
+             log: EventLog) -> dict[str, Any]:
+    """Run one job with its workload's runner into `log` (its own stream), a background job's events to
+    `on_event`; the job's summary columns."""
     job_doc = _job_doc(target, job, artifact, data)
     if not target.device.capabilities.runner(job.workload.runner).events:
         # An aggregates-only runner (benchmark_model): no events are stored, none are made up.
         assert target.benchmark_model is not None
-        return [], summarize_benchmark_model(
+        return summarize_benchmark_model(
             target.device.run_benchmark_model(target.benchmark_model, job_doc, timeout_s=timeout_s))
     if job.workload.background is None:
-        events = _run_checked(target.device, job_doc, on_event, timeout_s)
-        return events, summarize_events(events)
+        _run_checked(target.device, job_doc, log, timeout_s)
+        return summarize_events(log)
     background = workloads[job.workload.background]
-    events, behind = _with_background(
-        target, job, job_doc, _job_doc(target, job, artifact, data, background, background_stream(job.job_id)),
-        on_event, timeout_s)
-    return events + behind, {
-        **summarize_events(events), "background_workload": background.name,
+    behind = _with_background(target, job, job_doc, log,
+                              _job_doc(target, job, artifact, data, background, background_stream(job.job_id)),
+                              on_event, timeout_s)
+    return {
+        **summarize_events(log), "background_workload": background.name,
         "background_status": summarize_events(behind)["status"],
-        "background_steps": sum(e["event"] == "train_step" for e in behind),
-        "background_overlap": _overlap(events, behind),
+        "background_steps": behind.timed,
+        "background_overlap": _overlap(log, behind),
     }
 
 
-def _overlap(foreground: list[dict[str, Any]], background: list[dict[str, Any]]) -> float | None:
+def _overlap(foreground: EventLog, background: EventLog) -> float | None:
     """Share of the foreground's measured invokes that ran entirely while background steps were running.
 
     Below 1 means the background workload was too short to cover the foreground (give it more steps).
     """
-    invokes = measured(foreground, "invoke")
-    steps = [e for e in background if e["event"] == "train_step"]
-    if not invokes or not steps:
-        return None if not invokes else 0.0
-    first, last = steps[0]["start_ns"], steps[-1]["end_ns"]
-    return sum(first <= e["start_ns"] and e["end_ns"] <= last for e in invokes) / len(invokes)
+    starts, ends = foreground.spans()
+    steps = background.timed_span()
+    if not starts.size or steps is None:
+        return None if not starts.size else 0.0
+    return float(np.mean((steps[0] <= starts) & (ends <= steps[1])))
 
 
 def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
-             suite: Suite, reporter: Reporter, job_timeout_s: float | None
-             ) -> tuple[dict[str, Any], list[dict[str, Any]], list[Sample]]:
-    """Cool down, take the baseline, run and sample one job: its result row, events and samples.
+             suite: Suite, reporter: Reporter, job_timeout_s: float | None, sink: Callable[[dict[str, Any]], None]
+             ) -> tuple[dict[str, Any], list[Sample]]:
+    """Cool down, take the baseline, run and sample one job: its result row and samples; its events go to
+    `sink` (the store's) as they arrive.
 
     A job that fails keeps the events it streamed and the samples it had. DeviceLost when the device is
     gone before the job started; a device lost during the job gives a row with error_code `DeviceLost`.
@@ -303,13 +306,12 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
         raise DeviceLost(f"{device.id} stopped answering before job {job.job_id} ({_gist(exc)})") from exc
     reporter.job_started(job, _expected_events(job))
     started_utc = utc_now()
-    received: list[dict[str, Any]] = []
 
     def on_event(event: dict[str, Any]) -> None:
-        received.append(event)
+        sink(event)
         reporter.event(job, event)
 
-    events: list[dict[str, Any]] = []
+    log = EventLog(on_event, spans=job.workload.background is not None)
     samples: list[Sample] = []
     summary = {**summarize_events([]), "runner": job.workload.runner}
     error: DeviceError | None = None
@@ -321,10 +323,10 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
         sampler, error = None, exc
     if sampler is not None:
         try:
-            events, summary = _execute(target, job, artifact, data, {w.name: w for w in suite.workloads}, on_event,
-                                       _timeout(job.workload, job_timeout_s))
+            summary = _execute(target, job, artifact, data, {w.name: w for w in suite.workloads}, sink,
+                               _timeout(job.workload, job_timeout_s), log)
         except DeviceError as exc:
-            error, events = exc, received
+            error = exc
         try:
             samples = sampler.stop()
         except DeviceError as exc:
@@ -341,12 +343,11 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
         **summary,
         **cooled.to_columns(),
         # with a background job the foreground's energy includes the training beside it
-        **energy_columns(*job_energy(target.sources, baseline, samples, measured(events, stream=job.job_id),
-                                     invalid)),
+        **energy_columns(*job_energy(target.sources, baseline, samples, log, invalid)),
     }
     if error is not None:
         row.update(status="failed", error_code=type(error).__name__, error_message=str(error))
-    return row, events, baseline + samples
+    return row, baseline + samples
 
 
 def _gist(error: Exception) -> str:
@@ -512,17 +513,18 @@ def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
         for job in todo:
             if job.device in lost:
                 continue
-            try:
-                row, events, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite,
-                                                reporter, job_timeout_s)
-            except DeviceLost as exc:
-                lost[job.device] = str(exc)
-            else:
-                writer.write_job(row, events, samples)
-                rows.append(row)
-                reporter.job_finished(job, row)
-                if row["error_code"] == DeviceLost.__name__:
-                    lost[job.device] = row["error_message"]
+            with writer.job_events(job.job_id) as sink:
+                try:
+                    row, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite,
+                                            reporter, job_timeout_s, sink)
+                except DeviceLost as exc:
+                    lost[job.device] = str(exc)
+                else:
+                    writer.write_job(row, sink, samples)
+                    rows.append(row)
+                    reporter.job_finished(job, row)
+                    if row["error_code"] == DeviceLost.__name__:
+                        lost[job.device] = row["error_message"]
             if job.device in lost:
                 left = sum(j.device == job.device for j in todo[todo.index(job):])
                 reporter.device_lost(job.device, lost[job.device], left, writer.run_id)

@@ -10,21 +10,27 @@ Runner events (the job protocol, `device_apps/protocol/events.schema.json`): `st
   history read the **own** stream only; the foreground-under-training KPI reads both.
 
 Everything that asks "which events are measured" asks this module: in memory (`measured`), over
-stored frames (`measured_frame`) or in SQL over the store's `events` view (`MEASURED_SQL`).
+stored frames (`measured_frame`), in SQL over the store's `events` view (`MEASURED_SQL`), or as a job's
+events arrive (`EventLog`, which keeps what analysis reads and hands every event on to the store, so a
+job of millions of invokes does not sit in memory).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
     "TIMED", "TERMINAL_EVENTS", "BACKGROUND_SUFFIX", "MEASURED_SQL",
-    "background_stream", "ends_job", "is_measured", "measured", "measured_frame", "own_frame",
+    "background_stream", "ends_job", "is_measured", "measured", "measured_frame", "own_frame", "EventLog",
+    "Received",
     "Sample", "EnergySource", "AggregateTimings",
 ]
 
@@ -77,6 +83,104 @@ def measured_frame(events: pd.DataFrame, kind: str | None = None, *, own: bool =
     rows = events["event"].eq(kind) if kind else events["event"].isin(TIMED)
     rows &= events["warmup"].eq(False)
     return own_frame(events[rows]) if own else events[rows]
+
+
+class Received:
+    """What a device keeps of a job's stream while it hands each event on: every event only for a caller
+    that does not stream (`on_event` None: they are returned), else just the count and the last one."""
+
+    def __init__(self, on_event: Callable[[dict[str, Any]], None] | None):
+        self.on_event, self.events, self.count, self.last = on_event, [], 0, None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self.count += 1
+        self.last = event
+        if self.on_event is None:
+            self.events.append(event)
+        else:
+            self.on_event(event)
+
+    @property
+    def ended(self) -> bool:
+        """The stream ended in `finished` or `error`."""
+        return self.last is not None and self.last.get("event") in TERMINAL_EVENTS
+
+
+class EventLog:
+    """One stream of a job's events as they arrive, reduced on the way to what analysis reads.
+
+    Kept: the first and last event, the measured latencies (8 bytes each), the span of the measured
+    events and of all timed ones, the first and last training loss, and with `spans` each measured
+    invoke's start and end (the foreground-under-training overlap needs them). Every event goes on to
+    `sink` (the store's writer) whole, so memory stays flat however long the job runs.
+    `EventLog.of(events)` reduces a list.
+    """
+
+    def __init__(self, sink: Callable[[dict[str, Any]], None] | None = None, *, spans: bool = False):
+        self.count = 0
+        self.first: dict[str, Any] | None = None
+        self.last: dict[str, Any] | None = None
+        self._sink = sink
+        self._latency = array("d")
+        self._starts: array | None = array("q") if spans else None
+        self._ends = array("q")
+        self._window: list[int] | None = None  # measured: [first start, last end, min start, max end]
+        self.timed = 0  # timed events, warm-up included
+        self._timed_span: list[int] | None = None  # [first start, last end] of the timed events
+        self._losses: list[float] = []  # first and last training loss
+
+    @classmethod
+    def of(cls, events: Iterable[Mapping[str, Any]], *, spans: bool = False) -> EventLog:
+        log = cls(spans=spans)
+        for event in events:
+            log.append(dict(event))
+        return log
+
+    def append(self, event: dict[str, Any]) -> None:
+        self.count += 1
+        self.first = self.first or event
+        self.last = event
+        if event.get("event") == "train_step" and event.get("loss") is not None:
+            self._losses = [self._losses[0] if self._losses else event["loss"], event["loss"]]
+        if event.get("event") in TIMED:
+            self.timed += 1
+            self._timed_span = [(self._timed_span or [event["start_ns"]])[0], event["end_ns"]]
+        if is_measured(event):
+            self._latency.append(event.get("latency_ms", float("nan")))
+            start, end = event["start_ns"], event["end_ns"]
+            if self._starts is not None and event["event"] == "invoke":
+                self._starts.append(start)
+                self._ends.append(end)
+            w = self._window
+            self._window = [start, end, start, end] if w is None else [w[0], end, min(w[2], start), max(w[3], end)]
+        if self._sink is not None:
+            self._sink(event)
+
+    def latencies(self) -> np.ndarray:
+        """Latencies (ms) of the measured events, in arrival order."""
+        return np.frombuffer(self._latency, dtype=float) if self._latency else np.empty(0)
+
+    def window(self) -> tuple[int, int, int] | None:
+        """(start_ns, end_ns, count) spanned by the measured events."""
+        return None if self._window is None else (self._window[2], self._window[3], len(self._latency))
+
+    def order_span(self) -> tuple[int, int] | None:
+        """(start_ns of the first measured event, end_ns of the last), in arrival order."""
+        return None if self._window is None else (self._window[0], self._window[1])
+
+    def timed_span(self) -> tuple[int, int] | None:
+        """(start_ns of the first timed event, end_ns of the last), warm-up included."""
+        return None if self._timed_span is None else (self._timed_span[0], self._timed_span[1])
+
+    def spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end (ns) of every measured invoke; only for a log made with `spans`."""
+        if self._starts is None:
+            raise ValueError("this EventLog keeps no spans (EventLog(spans=True))")
+        return np.array(self._starts, dtype=np.int64), np.array(self._ends, dtype=np.int64)
+
+    def losses(self) -> tuple[float, float] | None:
+        """(first, final) training loss, warm-up steps included."""
+        return (self._losses[0], self._losses[1]) if self._losses else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,12 +20,14 @@ upgrade functions of harness.records, so every reader sees the current format.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import secrets
 import socket
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +51,7 @@ from harness.records import (
     upgrade_results,
 )
 
-__all__ = ["FORMAT_VERSION", "Store", "RunWriter", "utc_now"]
+__all__ = ["FORMAT_VERSION", "Store", "RunWriter", "JobEvents", "utc_now"]
 
 
 def utc_now() -> str:
@@ -66,24 +68,68 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 def _write_parquet_once(path: Path, table: pa.Table) -> None:
-    if path.exists():
-        raise ResultFormatError(f"refusing to overwrite {path}: stored results are never rewritten")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp)
+    _link_once(tmp, path)
+
+
+def _link_once(tmp: Path, path: Path) -> None:
+    """Put a written temp file in place, refusing to replace anything; the temp file is removed."""
+    if path.exists():
+        tmp.unlink()
+        raise ResultFormatError(f"refusing to overwrite {path}: stored results are never rewritten")
     try:
         os.link(tmp, path)  # fails if `path` appeared meanwhile, unlike rename
     finally:
         tmp.unlink()
 
 
-def _events_table(run_id: str, job_id: str, events: Iterable[dict[str, Any]]) -> pa.Table:
-    rows = [{
-        "run_id": run_id, "job_id": job_id, "seq": seq, "stream": e.get("job_id"), "event": e.get("event"),
-        "idx": e.get("index", e.get("step")), "warmup": e.get("warmup"), "start_ns": e.get("start_ns"),
-        "end_ns": e.get("end_ns"), "latency_ms": e.get("latency_ms"), "loss": e.get("loss"), "t_ns": e.get("t_ns"),
-        "payload": json.dumps(e, sort_keys=True),
-    } for seq, e in enumerate(events)]
-    return pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
+class JobEvents:
+    """A job's events written to a temporary Parquet file in batches of `batch` as they arrive, so a long
+    job's events never sit in memory; `RunWriter.write_job` puts the file in place. Callable as an event
+    sink, from several threads (a background job's events arrive from another)."""
+
+    def __init__(self, run_id: str, job_id: str, path: Path, batch: int = 4096):
+        self.run_id, self.job_id, self.path, self.batch = run_id, job_id, path, batch
+        self._rows: list[dict[str, Any]] = []
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._writer: pq.ParquetWriter | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            e = event
+            self._rows.append({
+                "run_id": self.run_id, "job_id": self.job_id, "seq": self._seq, "stream": e.get("job_id"),
+                "event": e.get("event"), "idx": e.get("index", e.get("step")), "warmup": e.get("warmup"),
+                "start_ns": e.get("start_ns"), "end_ns": e.get("end_ns"), "latency_ms": e.get("latency_ms"),
+                "loss": e.get("loss"), "t_ns": e.get("t_ns"), "payload": json.dumps(e, sort_keys=True)})
+            self._seq += 1
+            if len(self._rows) >= self.batch:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, EVENT_SCHEMA)
+        self._writer.write_table(pa.Table.from_pylist(self._rows, schema=EVENT_SCHEMA))
+        self._rows = []
+
+    def close(self) -> Path:
+        """Write what is left and close the file; its path."""
+        with self._lock:
+            if self._rows or self._writer is None:
+                self._flush()
+            assert self._writer is not None
+            self._writer.close()
+            return self.path
+
+    def discard(self) -> None:
+        """Drop the temporary file of a job that is not stored (interrupted, or its device lost before it ran)."""
+        with self._lock:
+            if self._writer is not None:
+                with contextlib.suppress(Exception):
+                    self._writer.close()
+            self.path.unlink(missing_ok=True)
 
 
 def _samples_table(run_id: str, job_id: str, samples: Iterable[Sample]) -> pa.Table:
@@ -119,14 +165,32 @@ class RunWriter:
     def run_id(self) -> str:
         return self.manifest["run_id"]
 
-    def write_job(self, result: dict[str, Any], events: list[dict[str, Any]], samples: list[Sample]) -> None:
-        """Store one finished (or failed) job; `result` is its one-row summary incl. `job_id`."""
+    @contextlib.contextmanager
+    def job_events(self, job_id: str) -> Iterator[JobEvents]:
+        """An event sink for job `job_id` whose file `write_job` stores; removed if the job is not stored."""
+        sink = JobEvents(self.run_id, job_id, self.dir / f".{job_id}.events.{os.getpid()}.tmp")
+        try:
+            yield sink
+        finally:
+            sink.discard()
+
+    def write_job(self, result: dict[str, Any], events: JobEvents | Iterable[dict[str, Any]],
+                  samples: list[Sample]) -> None:
+        """Store one finished (or failed) job; `result` is its one-row summary incl. `job_id`; `events` the
+        sink its events went to as they arrived (`job_events`), or the events themselves."""
         job_id = result["job_id"]
         job_dir = self.dir / "jobs" / job_id
         if job_dir.exists():
             raise ResultFormatError(f"job {job_id} is already stored in {self.dir}; stored results are never rewritten")
-        job_dir.mkdir(parents=True)
-        _write_parquet_once(job_dir / "events.parquet", _events_table(self.run_id, job_id, events))
+        with contextlib.ExitStack() as stack:
+            if not isinstance(events, JobEvents):
+                sink = stack.enter_context(self.job_events(job_id))
+                for event in events:
+                    sink(event)
+                events = sink
+            tmp = events.close()
+            job_dir.mkdir(parents=True)
+            _link_once(tmp, job_dir / "events.parquet")
         _write_parquet_once(job_dir / "samples.parquet", _samples_table(self.run_id, job_id, samples))
         _write_parquet_once(job_dir / "result.parquet", result_table({"run_id": self.run_id, **result}))
         self.manifest["jobs_done"] += 1
@@ -206,6 +270,8 @@ class Store:
         if self._version(run_id) != FORMAT_VERSION:
             raise UserError(f"run {run_id} was written by store format {self._version(run_id)}; only runs of "
                             f"format {FORMAT_VERSION} resume: start a new run")
+        for stale in run_dir.glob(".*.tmp"):  # a killed writer's job in flight
+            stale.unlink()
         half_written = [d.name for d in sorted(run_dir.glob("jobs/*")) if not (d / "result.parquet").exists()]
         for job_id in dict.fromkeys([*set_aside, *half_written]):
             attempts = run_dir / "attempts"
@@ -320,14 +386,33 @@ class Store:
         for kind, view in (("result", "results"), ("events", "events"), ("samples", "samples")):
             files = [p for p in sorted(self.runs_dir.glob(f"*/jobs/*/{kind}.parquet")) if p.parts[-4] in readable]
             if files:
-                try:  # every footer read once, by DuckDB; only when one fails are the files checked one by one
-                    _parquet_view(con, view, [p.as_posix() for p in files])
-                except duckdb.Error:
-                    _parquet_view(con, view, self._readable(files))
+                self._view(con, view, files)
         return con
+
+    def events_view(self, run_refs: Sequence[str]) -> duckdb.DuckDBPyConnection:
+        """In-memory DuckDB with a view `events` over the events of these runs only (damaged files skipped),
+        for aggregates over a long job's millions of events without loading them."""
+        con = duckdb.connect()
+        files = [p for ref in run_refs
+                 for p in sorted((self.runs_dir / self.resolve(ref)).glob("jobs/*/events.parquet"))]
+        if not (files and self._view(con, "events", files)):
+            con.register("no_events", EVENT_SCHEMA.empty_table())
+            con.execute("CREATE VIEW events AS SELECT * FROM no_events")
+        return con
+
+    def _view(self, con: duckdb.DuckDBPyConnection, view: str, files: Sequence[Path]) -> bool:
+        """A view over the Parquet files; False if none of them reads."""
+        try:  # every footer read once, by DuckDB; only when one fails are the files checked one by one
+            _parquet_view(con, view, [p.as_posix() for p in files])
+        except duckdb.Error:
+            readable = self._readable(files)
+            if not readable:
+                return False
+            _parquet_view(con, view, readable)
+        return True
 
 
 def _parquet_view(con: duckdb.DuckDBPyConnection, view: str, files: list[str]) -> None:
     listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet([{listed}], union_by_name=true)")
-    con.execute(f"SELECT count(*) FROM {view}").fetchone()
+    con.execute(f"SELECT count(*) FROM {view}").fetchall()

@@ -258,11 +258,10 @@ def test_run_job_streams_events(phone, toy_artifact) -> None:
     sandbox, standin = phone
     device = AndroidDevice(standin.serial)
     staged = device.stage([Artifact("toy", toy_artifact.path, toy_artifact.sha256)])
-    seen: list[str] = []
-    events = device.run(_job("j1", staged[toy_artifact.sha256], toy_artifact.sha256), lambda e: seen.append(e["event"]))
+    events: list[dict] = []
+    assert device.run(_job("j1", staged[toy_artifact.sha256], toy_artifact.sha256), events.append) == []
     assert events[0]["event"] == "started" and events[-1]["event"] == "finished"
     assert sum(e["event"] == "invoke" for e in events) == 22
-    assert seen == [e["event"] for e in events]
     missing = device.run(_job("j2", "/data/local/tmp/phonebench/artifacts/none.tflite", toy_artifact.sha256))
     assert missing[-1]["event"] == "error" and missing[-1]["code"] == "artifact_missing"
 

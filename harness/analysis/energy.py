@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.events import EnergySource, Sample, measured
+from harness.events import EnergySource, EventLog, Sample, measured
 
 __all__ = [
     "OK",
@@ -376,12 +376,9 @@ def _advice(u_sampling: float, u_resolution: float, u_baseline: float, cumulativ
             "use a finer, faster source (ODPM rails)")
 
 
-def measured_window(events: Iterable[Mapping[str, Any]]) -> tuple[int, int, int] | None:
+def measured_window(events: EventLog | Iterable[Mapping[str, Any]]) -> tuple[int, int, int] | None:
     """(start_ns, end_ns, count) spanned by the measured (non-warm-up) invokes or train steps."""
-    spans = [(e["start_ns"], e["end_ns"]) for e in measured(events)]
-    if not spans:
-        return None
-    return min(s for s, _ in spans), max(e for _, e in spans), len(spans)
+    return (events if isinstance(events, EventLog) else EventLog.of(measured(events))).window()
 
 
 # Preferred first: direct rail/package counters, then the battery's own gauges, then models.
@@ -393,7 +390,7 @@ def _rank(source: EnergySource) -> int:
 
 
 def job_energy(sources: Sequence[EnergySource], idle: Sequence[Sample], samples: Sequence[Sample],
-               events: Sequence[Mapping[str, Any]], invalid: Mapping[str, str] | None = None
+               events: EventLog | Sequence[Mapping[str, Any]], invalid: Mapping[str, str] | None = None
                ) -> tuple[EnergyEstimate, int]:
     """The best estimate of a job's measured span over the device's sources, and the item count.
 

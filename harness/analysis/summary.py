@@ -3,42 +3,44 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.analysis.latency import LatencyStats, latency_stats
-from harness.events import AggregateTimings, measured
+from harness.events import AggregateTimings, EventLog
 
 __all__ = ["summarize_events", "summarize_benchmark_model"]
 
 
-def summarize_events(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """Result columns from a protocol event stream (which ends in `finished` or `error`).
+def summarize_events(events: EventLog | Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Result columns from one protocol event stream (which ends in `finished` or `error`), as it was
+    reduced on arrival (`EventLog`) or as a list.
 
     Latency statistics cover measured events only (warm-up excluded): invokes for `infer`,
     optimizer steps for `train`.
     """
-    last = events[-1] if events else {}
-    timed = measured(events)
+    log = events if isinstance(events, EventLog) else EventLog.of(events)
+    last = log.last or {}
     row: dict[str, Any] = {
         "status": "ok" if last.get("event") == "finished" else "failed",
         "error_code": last.get("code"),
         "error_message": last.get("message"),
         "delta_bytes": last.get("delta_bytes"),
         "peak_rss_bytes": last.get("peak_rss_bytes"),
-        "runner": (events[0].get("runner") or {}).get("name") if events else None,
+        "runner": (log.first.get("runner") or {}).get("name") if log.first else None,
     }
-    if timed:
-        row.update(latency_stats([e["latency_ms"] for e in timed]).as_row())
-        row["first_start_ns"] = timed[0]["start_ns"]
-        row["last_end_ns"] = timed[-1]["end_ns"]
-        row["duration_s"] = (timed[-1]["end_ns"] - timed[0]["start_ns"]) / 1e9
+    span = log.order_span()
+    if span is not None:
+        row.update(latency_stats(log.latencies()).as_row())
+        row["first_start_ns"], row["last_end_ns"] = span
+        row["duration_s"] = (span[1] - span[0]) / 1e9
     if "accuracy_after" in last:
         row.update(eval_examples=last["eval_examples"], accuracy_before=last["accuracy_before"],
                    accuracy_after=last["accuracy_after"],
                    accuracy_gain=last["accuracy_after"] - last["accuracy_before"])
-    losses = [e["loss"] for e in events if e.get("event") == "train_step"]
+    losses = log.losses()
     if losses:
-        row["first_loss"], row["final_loss"] = losses[0], losses[-1]
+        row["first_loss"], row["final_loss"] = losses
     return row
 
 

@@ -1,5 +1,9 @@
 """The per-run dashboard: latency distributions, training loss curves, delta sizes, and for one run its
-telemetry timeline (job spans shaded), energy–accuracy Pareto and KPIs; then the job table."""
+telemetry timeline (job spans shaded), energy–accuracy Pareto and KPIs; then the job table.
+
+Events are aggregated in DuckDB over the stored Parquet files (quartiles, job spans, loss curves), never
+loaded whole: a long job's millions of invokes cost the dashboard neither memory nor page size.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -15,7 +20,7 @@ from harness.analysis.kpis import run_kpis
 from harness.dashboards.html import Section, write_page
 from harness.dashboards.pareto import pareto_figure
 from harness.dashboards.timeline import timeline_figure
-from harness.events import measured_frame, own_frame
+from harness.events import MEASURED_SQL
 from harness.store import Store
 
 __all__ = ["render_runs"]
@@ -25,24 +30,38 @@ def _label(row: pd.Series | dict) -> str:
     return f"{row['variant']} · {row['workload']}"
 
 
-def _latency_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
+_BOXES_SQL = f"""
+WITH measured AS (SELECT e.run_id, e.job_id, e.latency_ms FROM events e WHERE {MEASURED_SQL})
+SELECT m.run_id, j.device_id, j.variant, j.workload, count(*) AS n, min(latency_ms) AS lo, max(latency_ms) AS hi,
+       avg(latency_ms) AS mean, quantile_cont(latency_ms, [0.25, 0.5, 0.75]) AS q
+FROM measured m JOIN jobs j USING (run_id, job_id)
+GROUP BY ALL ORDER BY ALL
+"""
+
+
+def _latency_figure(con: duckdb.DuckDBPyConnection, results: pd.DataFrame) -> go.Figure:
+    """One box per (run, device, variant, workload): quartiles, whiskers at 1.5 IQR within the data."""
     fig = go.Figure()
-    timed = measured_frame(events)
-    keys = results[["run_id", "job_id", "variant", "workload", "device_id"]]
-    timed = timed.merge(keys, on=["run_id", "job_id"])
-    for (run_id, device, variant, workload), group in timed.groupby(["run_id", "device_id", "variant", "workload"]):
-        fig.add_trace(go.Box(x=group["latency_ms"], name=f"{variant} · {workload} · {device} · {run_id[-6:]}",
-                             boxpoints=False, orientation="h"))
+    con.register("jobs", results[["run_id", "job_id", "variant", "workload", "device_id"]])
+    for row in con.execute(_BOXES_SQL).df().itertuples():
+        q1, median, q3 = row.q
+        iqr = q3 - q1
+        fig.add_trace(go.Box(
+            y=[f"{row.variant} · {row.workload} · {row.device_id} · {row.run_id[-6:]}"], q1=[q1], median=[median],
+            q3=[q3], mean=[row.mean], lowerfence=[max(row.lo, q1 - 1.5 * iqr)],
+            upperfence=[min(row.hi, q3 + 1.5 * iqr)], orientation="h", boxpoints=False,
+            hovertext=f"{row.n:,} measured"))
     fig.update_layout(xaxis_title="latency per invoke / train step (ms, measured, log scale)", xaxis_type="log",
                       height=140 + 40 * max(1, len(fig.data)), margin=dict(l=10, r=10, t=10, b=40), showlegend=False)
     return fig
 
 
-def _loss_figure(events: pd.DataFrame, results: pd.DataFrame) -> go.Figure:
+def _loss_figure(con: duckdb.DuckDBPyConnection, results: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
-    own = own_frame(events)
-    steps = own[own["event"] == "train_step"].merge(
-        results[["run_id", "job_id", "variant", "workload", "repetition", "device_id"]], on=["run_id", "job_id"])
+    steps = con.execute("SELECT run_id, job_id, idx, loss FROM events WHERE event = 'train_step' AND "
+                        "stream = job_id ORDER BY run_id, job_id, seq").df()
+    steps = steps.merge(results[["run_id", "job_id", "variant", "workload", "repetition", "device_id"]],
+                        on=["run_id", "job_id"])
     for (run_id, _), group in steps.groupby(["run_id", "job_id"]):
         first = group.iloc[0]
         fig.add_trace(go.Scatter(x=group["idx"], y=group["loss"], mode="lines",
@@ -78,11 +97,16 @@ def _job_table(results: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def _energy_sections(results: pd.DataFrame, events: pd.DataFrame, samples: pd.DataFrame) -> list[Section]:
+def _energy_sections(results: pd.DataFrame, con: duckdb.DuckDBPyConnection, samples: pd.DataFrame) -> list[Section]:
     pareto, pareto_note = pareto_figure(results)
+    # the foreground-under-training KPI reads the events of jobs with a background job beside them only
+    beside = list(results.loc[results["background_workload"].notna(), "job_id"]) if len(results) else []
+    events = con.execute("SELECT * EXCLUDE (payload) FROM events WHERE list_contains(?, job_id)", [beside]).df()
     kpis = json.dumps(run_kpis(results, events, samples).to_dict(), indent=1, default=str)
+    spans = con.execute("SELECT job_id, min(coalesce(start_ns, t_ns)) AS start_ns, max(coalesce(end_ns, t_ns)) "
+                        "AS end_ns FROM events GROUP BY job_id ORDER BY job_id").df()
     return [
-        Section("Telemetry timeline", timeline_figure(results, samples, events),
+        Section("Telemetry timeline", timeline_figure(results, samples, spans),
                 note="As sampled on the device (modelled sources are labelled); shaded: job spans; long traces "
                      "downsampled with LTTB."),
         Section("Energy–accuracy Pareto per device", pareto, note=pareto_note),
@@ -95,21 +119,21 @@ def render_runs(store: Store, run_refs: Sequence[str], out: Path) -> Path:
     run_ids = [store.resolve(r) for r in run_refs]
     manifests = [store.manifest(r) for r in run_ids]
     results = pd.concat([store.results(r) for r in run_ids], ignore_index=True)
-    events = pd.concat([store.events(r) for r in run_ids], ignore_index=True)
+    con = store.events_view(run_ids)
     if results.empty:
         sections = [Section("No jobs", note="These runs stored no jobs yet.")]
     else:
         sections = [
-            Section("Latency distribution per variant and workload", _latency_figure(events, results),
+            Section("Latency distribution per variant and workload", _latency_figure(con, results),
                     note="Measured on the device: per-invoke (infer) and per-step (train) wall time, "
                          "warm-up excluded."),
-            Section("Training loss curves", _loss_figure(events, results),
+            Section("Training loss curves", _loss_figure(con, results),
                     note="Loss returned by the train signature at each on-device optimizer step."),
             Section("Personalization delta size", _delta_figure(results),
                     note="Bytes of the parameters get_weights returns: what a phone stores or uploads per person."),
         ]
         if len(run_ids) == 1:
-            sections += _energy_sections(results, events, store.samples(run_ids[0]))
+            sections += _energy_sections(results, con, store.samples(run_ids[0]))
         sections.append(Section("Jobs", fragment=_job_table(results)))
     devices = sorted({d["id"] + " (" + d["soc"] + ")" for m in manifests for d in m.get("devices", [])})
     meta = (f"runs: {', '.join(run_ids)} · suite: {', '.join(sorted({m['suite']['name'] for m in manifests}))} · "

@@ -22,10 +22,12 @@ def _row(unit: str) -> int | None:
     return {"W": 1, "J": 1, "C": 2, "level": 3}.get(unit)
 
 
-def timeline_figure(results: pd.DataFrame, samples: pd.DataFrame, events: pd.DataFrame,
+def timeline_figure(results: pd.DataFrame, samples: pd.DataFrame, spans: pd.DataFrame,
                     max_points: int = 2000) -> go.Figure:
+    """Samples by unit in three rows; `spans` (job_id, start_ns, end_ns: each job's first and last event
+    stamp) shaded."""
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.04, subplot_titles=_ROWS)
-    stamps = [s for s in (samples.get("t_ns"), events.get("start_ns"), events.get("t_ns")) if s is not None]
+    stamps = [s for s in (samples.get("t_ns"), spans.get("start_ns")) if s is not None]
     stamps = pd.concat(stamps).dropna() if stamps else pd.Series(dtype=float)
     if stamps.empty:
         fig.add_annotation(text="no telemetry or events stored for this run", showarrow=False, x=0.5, y=0.5,
@@ -48,12 +50,10 @@ def timeline_figure(results: pd.DataFrame, samples: pd.DataFrame, events: pd.Dat
         label = "modelled" if source.startswith("model:") else "measured"
         fig.add_trace(go.Scattergl(x=t[kept], y=y[kept], mode="lines", name=f"{source}/{channel} ({label})",
                                    line_shape="hv" if unit == "level" else "linear"), row=row, col=1)
-    by_job = events.groupby("job_id") if not events.empty else ()
-    spans = {job: (g[["start_ns", "t_ns"]].min().min(), g[["end_ns", "t_ns"]].max().max()) for job, g in by_job}
     labels = dict(zip(results["job_id"], results["variant"] + " · " + results["workload"])) if len(results) else {}
     # one layout update: add_vrect per job re-walks every subplot and takes seconds for long runs
     shapes, notes = [], list(fig.layout.annotations)
-    for job, (start, end) in spans.items():
+    for job, start, end in spans[["job_id", "start_ns", "end_ns"]].itertuples(index=False):
         x0, x1 = (start - origin) / 1e9, (end - origin) / 1e9
         shapes.append(dict(type="rect", xref="x", yref="paper", x0=x0, x1=x1, y0=0, y1=1, fillcolor="#88a",
                            opacity=0.15, line_width=0, layer="below"))

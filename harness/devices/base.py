@@ -149,7 +149,9 @@ class Device(abc.ABC):
     @abc.abstractmethod
     def run(self, job: dict[str, Any], on_event: EventCallback | None = None, *,
             timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> list[dict[str, Any]]:
-        """Run one protocol job; return its events (also streamed to `on_event` as they arrive).
+        """Run one protocol job, handing each event to `on_event` as it arrives; with no `on_event`, return
+        the events instead (a streaming caller gets an empty list: a long job's million events are never
+        held by the device).
 
         DeviceTimeout when the job has not ended within `timeout_s` (the runner is stopped).
         """

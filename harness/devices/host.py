@@ -31,7 +31,7 @@ from harness.devices.base import (
 )
 from harness.devices.capabilities import RUNNERS, Capabilities
 from harness.errors import CompanionAppError, DeviceError, DeviceTimeout, UserError
-from harness.events import EnergySource, Sample, ends_job
+from harness.events import EnergySource, Received, Sample
 
 __all__ = ["HostDevice", "HostSampler"]
 
@@ -172,8 +172,11 @@ class HostDevice(Device):
 
 
 def _stream_worker(cmd: list[str], on_event: EventCallback | None, timeout_s: float) -> list[dict[str, Any]]:
-    """Run a protocol runner, parse its JSON lines as they come; the stream must end in finished/error."""
-    events: list[dict[str, Any]] = []
+    """Run a protocol runner, parse its JSON lines as they come; the stream must end in finished/error.
+
+    Events go to `on_event`; with none, they are collected and returned.
+    """
+    received = Received(on_event)
     timed_out = threading.Event()
     with tempfile.TemporaryFile() as stderr, subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -191,20 +194,18 @@ def _stream_worker(cmd: list[str], on_event: EventCallback | None, timeout_s: fl
                     event = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise CompanionAppError(f"runner printed a line that is not JSON: {line[:120]!r}") from exc
-                events.append(event)
-                if on_event is not None:
-                    on_event(event)
+                received(event)
         finally:
             timer.cancel()
-            if proc.poll() is None and not ends_job(events):
+            if proc.poll() is None and not received.ended:
                 proc.kill()
             proc.wait()
         if timed_out.is_set():
             raise DeviceTimeout(f"job did not finish within {timeout_s:.0f} s")
-        if not ends_job(events):
+        if not received.ended:
             stderr.seek(0)
             tail = stderr.read().decode(errors="replace").strip().splitlines()[-3:]
             raise CompanionAppError(
                 f"runner exited with code {proc.returncode} before finishing the job: {' | '.join(tail) or 'no output'}"
             )
-    return events
+    return received.events

@@ -10,6 +10,7 @@ so events stream back over the one `am instrument -w -r` shell while the job run
 
 from __future__ import annotations
 
+import collections
 import json
 import posixpath
 import re
@@ -19,7 +20,7 @@ from typing import Any
 from harness.devices.android.transport import Shell, sh_join
 from harness.devices.base import EventCallback
 from harness.errors import CompanionAppError, DeviceError, DeviceTimeout, UserError
-from harness.events import AggregateTimings, ends_job
+from harness.events import AggregateTimings, Received
 
 __all__ = [
     "BENCHMARK_MODEL_DELEGATES", "RUNNER_COMPONENT", "BenchmarkModelRunner", "InstrumentationRunner",
@@ -70,8 +71,8 @@ class InstrumentationRunner:
             self.dir_ready = True
         self.shell.push(json.dumps(job).encode(), job_path)
         command = sh_join(["am", "instrument", "-w", "-r", "-e", "job", job_path, self.component])
-        events: list[dict[str, Any]] = []
-        other: list[str] = []
+        received = Received(on_event)
+        other: collections.deque[str] = collections.deque(maxlen=40)  # the companion's last other lines
         deadline = time.monotonic() + timeout_s
         try:
             for line in self.shell.stream(command, timeout_s):
@@ -82,22 +83,20 @@ class InstrumentationRunner:
                 if event is None:
                     other.append(line)
                     continue
-                events.append(event)
-                if on_event is not None:
-                    on_event(event)
+                received(event)
         except DeviceError as exc:
             if not self.shell.online():
                 raise DeviceError(f"{self.shell.serial} went offline during job {job['job_id']}: {exc}") from exc
             raise
-        if ends_job(events):
-            return events
+        if received.ended:
+            return received.events
         if not self.shell.online():
             raise DeviceError(
-                f"{self.shell.serial} went offline during job {job['job_id']} after {len(events)} events"
+                f"{self.shell.serial} went offline during job {job['job_id']} after {received.count} events"
             )
         tail = " | ".join(line for line in other if line.strip())[-300:]
         raise CompanionAppError(
-            f"companion ended job {job['job_id']} without finished/error after {len(events)} events: "
+            f"companion ended job {job['job_id']} without finished/error after {received.count} events: "
             f"{tail or 'no output'}"
         )
 
