@@ -14,6 +14,7 @@ import time
 import pytest
 
 from harness.bench import run_bench
+from harness.cli import main
 from harness.devices.android import AndroidDevice
 from harness.devices.android.staging import session_token
 from harness.devices.base import Artifact
@@ -22,7 +23,7 @@ from harness.errors import DeviceError
 from harness.store import Store
 from harness.suite import parse_suite
 from tests.test_android_integration import ADB, _job, adb_env, phone  # noqa: F401  (fixtures)
-from tests.test_conditions_suite import _android_suite, _assert_restored
+from tests.test_conditions_suite import SUITE, _android_suite, _assert_restored
 
 pytestmark = [pytest.mark.adb, pytest.mark.skipif(not os.path.exists(ADB), reason="Debian adb is not installed")]
 
@@ -69,6 +70,27 @@ def test_a_second_session_is_refused_naming_the_holder_until_the_first_closes(ph
     assert sandbox.host_path(LOCK).exists()
     second.close()
     assert not sandbox.host_path(LOCK).exists()
+
+
+def test_a_bench_on_a_phone_another_host_holds_fails_in_one_line(phone, tmp_path, monkeypatch, capsys,  # noqa: F811
+                                                                  toy_artifact) -> None:
+    sandbox, standin = phone
+    monkeypatch.setenv("HARNESS_LOCK_DIR", str(tmp_path / "locks"))  # this host's flock is free: the phone is not
+    other = AndroidDevice(standin.serial)
+    other.claim("lab-2 pid 99, bench of suite 'nightly'")
+    (tmp_path / "suite.toml").write_text(SUITE.replace('["host"]', f'["android:{standin.serial}"]')
+                                         .replace("[conditions]\n", ""))
+    store = tmp_path / "results"
+    assert main(["bench", "--suite", str(tmp_path / "suite.toml"), "--results", str(store)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "DeviceBusy: " in err
+    assert f"android:{standin.serial} is in use by lab-2 pid 99, bench of suite 'nightly'" in err
+    assert Store(store).runs() == []
+    other.close()
+    assert main(["bench", "--suite", str(tmp_path / "suite.toml"), "--results", str(store)]) == 0
+    assert Store(store).runs()[-1]["status"] == "complete"
+    assert not sandbox.host_path(LOCK).exists() and list(sandbox.host_path("/data/local/tmp/phonebench/runs")
+                                                         .iterdir()) == []
 
 
 def test_a_stale_lock_is_taken_over_and_says_whose(phone) -> None:  # noqa: F811
