@@ -61,3 +61,4 @@ def perf(session: nox.Session) -> None:
     session.run("python", "benchmarks/latency_parity.py", *session.posargs)
     session.run("python", "benchmarks/telemetry_overhead.py")
     session.run("python", "benchmarks/dashboards_100_runs.py")
+    session.run("python", "benchmarks/memory_flat.py")

@@ -76,13 +76,14 @@ def cmd_devices(args: argparse.Namespace) -> int:
         return 0
     descriptions = [d for _, d in found]
     table = Table(title="Devices")
-    for col in ("id", "model", "os", "soc / cpu", "abi", "cores", "battery", "energy sources"):
+    for col in ("id", "model", "os", "soc / cpu", "abi", "cores", "battery", "energy sources", "thermal sources"):
         table.add_column(col)
     for d in descriptions:
         sources = ", ".join(f"{s.name} ({s.kind})" if s.available else f"{s.name}: no — {s.reason}"
                             for s in d.energy_sources) or "none"
         battery = f"{d.battery_capacity_mah:.0f} mAh" if d.battery_capacity_mah else "—"
-        _row(table, d.id, d.model, d.os, d.soc, d.abi, str(d.cores), battery, sources)
+        _row(table, d.id, d.model, d.os, d.soc, d.abi, str(d.cores), battery, sources,
+             d.extra.get("thermal_sources", "not reported"))
     out.print(table)
     if problems:
         unusable = Table(title="Present but not usable")

@@ -102,6 +102,11 @@ def test_harness_devices_cli_lists_the_standin(phone, adb_env) -> None:
     assert proc.returncode == 0, proc.stderr
     listed = {d["id"]: d for d in json.loads(proc.stdout)}
     assert listed[f"android:{standin.serial}"]["model"] == "Standin 7"
+    sources = listed[f"android:{standin.serial}"]["extra"]["thermal_sources"]
+    assert "zone" in sources and "sensor" in sources, sources
+    table = subprocess.run([sys.executable, "-m", "harness.cli", "devices"], cwd=REPO, capture_output=True,
+                           env={**adb_env, "COLUMNS": "400"}, text=True, timeout=120)
+    assert "thermal sources" in table.stdout and sources.split(",")[0] in table.stdout, table.stdout
 
 
 def test_remote_server_list_and_bad_serial(phone, adb_env, monkeypatch) -> None:

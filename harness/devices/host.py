@@ -147,7 +147,10 @@ class HostDevice(Device):
         return DeviceDescription(
             id=self.id, kind="host", model=platform.node(), os=platform.platform(), soc=_cpu_model(),
             abi=platform.machine(), cores=os.cpu_count() or 1, accelerators=("cpu", "xnnpack"),
-            energy_sources=(rapl,), extra={"python": platform.python_version(), "thermal_zones": str(len(self._zones))},
+            energy_sources=(rapl,), extra={
+                "python": platform.python_version(), "thermal_zones": str(len(self._zones)),
+                "thermal_sources": f"{len(self._zones)} zone{'s' * (len(self._zones) != 1)}" if self._zones
+                else f"none (no readable zone under {THERMAL})"},
         )
 
     def stage(self, artifacts: Sequence[Artifact]) -> dict[str, str]:
