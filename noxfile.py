@@ -62,3 +62,4 @@ def perf(session: nox.Session) -> None:
     session.run("python", "benchmarks/telemetry_overhead.py")
     session.run("python", "benchmarks/dashboards_100_runs.py")
     session.run("python", "benchmarks/memory_flat.py")
+    session.run("python", "benchmarks/gate_false_alarms.py")

@@ -4,15 +4,16 @@ A verdict compares one metric of one (device, variant, workload) between two run
 of a statistic, an interval of it that holds run-to-run (process-to-process) variance, and a floor below
 which a change cannot count. Each repetition is a job of its own worker process (the host runs
 `harness.host_runner` per job; phones start their runner per job), so the unit of noise is one statistic
-per job or per run, never a pooled invoke. The noise is the standard deviation of log(new / base) for two
-runs, estimated (the larger of the two, as the report says) from
+per job or per run, never a pooled invoke; a run's value is the median over its repetitions of each job's
+statistic, so one repetition disturbed from outside does not move it. The noise is the standard deviation of log(new / base) for two
+runs, estimated (as the report says) from
 
 - `runs`: the store's history, the root mean square of the log-differences of this key's statistic between
   consecutive earlier complete runs of the new run's suite (at least `HISTORY_MIN` runs, the last
   `HISTORY_RUNS`); what a nightly CI sees, machine state and all; latency metrics only;
 - `reps`: the spread of the per-job statistic between the repetitions of both runs (pooled, on the log
   scale), scaled to the difference of two runs' statistics; between processes, but blind to what moves a
-  whole run.
+  whole run; used only without enough history (history already holds the repetitions' noise).
 
 The interval is log-change ± t(confidence, df) × noise, and the floor is max(resolution, t(99.9 %, df) ×
 noise), with Student's t of the estimate's degrees of freedom (few repetitions: a wide floor). Latency
@@ -178,18 +179,27 @@ def _noise(metric: Metric, base: list[np.ndarray], new: list[np.ndarray],
     return out
 
 
+def _run_statistic(metric: Metric, jobs: list[np.ndarray]) -> float:
+    """A run's value of a metric: the median over its repetitions of each job's statistic, so one
+    repetition disturbed by something outside the job (a neighbour's burst) does not move the run."""
+    return float(np.median([metric.statistic(g) for g in jobs]))
+
+
 def _judge(key: tuple, metric: Metric, base: list[np.ndarray], new: list[np.ndarray], threshold: float,
            confidence: float, seed: int, earlier: Sequence[float] = ()) -> Verdict | None:
     if not base or not new:
         return None
-    stat_base = float(metric.statistic(np.concatenate(base)))
-    stat_new = float(metric.statistic(np.concatenate(new)))
+    stat_base, stat_new = _run_statistic(metric, base), _run_statistic(metric, new)
     resolution = RESOLUTION_MS / stat_base if metric.column is None and stat_base > 0 else 0.0
     estimates = _noise(metric, base, new, earlier)
     noise: float | None = None
     source, n, noise_floor = "invokes", None, 0.0
     if estimates and stat_base > 0 and stat_new > 0:
-        noise, df, source, n = max(estimates, key=lambda e: t_quantile(FLOOR_QUANTILE, e[1]) * e[0])
+        # history measures what the repetitions do and more (a run's statistic moves with its processes too),
+        # with more degrees of freedom: it alone speaks when there is enough of it
+        history = [e for e in estimates if e[2] == "runs"]
+        noise, df, source, n = history[0] if history else max(
+            estimates, key=lambda e: t_quantile(FLOOR_QUANTILE, e[1]) * e[0])
         log_change = math.log(stat_new / stat_base)
         half = t_quantile((1 + confidence) / 2, df) * noise
         change, low, high = stat_new / stat_base - 1, math.expm1(log_change - half), math.expm1(log_change + half)
@@ -238,11 +248,15 @@ def check_comparable(store: Store, base_ref: str, new_ref: str, *, force: bool =
                         f"{', '.join(devices[1]) or 'none'}): compare runs of the same devices, or pass --force")
 
 
-def _earlier_runs(store: Store, new_run: str) -> dict[tuple, list[float]]:
+def _earlier_runs(store: Store, new_run: str, frame: pd.DataFrame | None = None) -> dict[tuple, list[float]]:
     """(device, variant, workload, metric) -> its per-run latency statistic over the last `HISTORY_RUNS`
-    complete runs of the new run's suite stored before it (the new run itself left out), oldest first."""
+    complete runs of the new run's suite stored before it (the new run itself left out), oldest first.
+
+    `frame` is the store's `history_frame` when the caller already has it (many comparisons of one store).
+    """
     suite = store.manifest(new_run)["suite"]["name"]
-    frame = history_frame(store, suite)
+    frame = history_frame(store, suite) if frame is None else frame[frame["run_id"].isin(
+        [m["run_id"] for m in store.runs() if m["suite"]["name"] == suite])]
     order = list(dict.fromkeys(frame["run_id"]))
     if new_run in order:
         order = order[:order.index(new_run)]
@@ -258,14 +272,19 @@ def _earlier_runs(store: Store, new_run: str) -> dict[tuple, list[float]]:
 
 
 def compare_runs(store: Store, base_ref: str, new_ref: str, *, threshold: float = 0.05,
-                 confidence: float = 0.95, metrics: Sequence[Metric] = METRICS, seed: int = 0) -> Comparison:
-    """Verdicts for every key and metric present in both runs (keys in one run only are noted)."""
+                 confidence: float = 0.95, metrics: Sequence[Metric] = METRICS, seed: int = 0,
+                 history: pd.DataFrame | None = None) -> Comparison:
+    """Verdicts for every key and metric present in both runs (keys in one run only are noted).
+
+    `history` is the store's `history_frame(store)` for a caller that compares many pairs of one store;
+    by default it is read here.
+    """
     runs = [store.resolve(base_ref), store.resolve(new_ref)]
     results = [store.results(r) for r in runs]
     events = [store.events(r) for r in runs]
     by_key = [dict(tuple(g) for g in frame.groupby(list(KEY), sort=True)) if not frame.empty else {}
               for frame in results]
-    earlier = _earlier_runs(store, runs[1])
+    earlier = _earlier_runs(store, runs[1], history)
     verdicts: list[Verdict] = []
     for key in sorted(set(by_key[0]) | set(by_key[1])):
         base, new = by_key[0].get(key), by_key[1].get(key)
@@ -361,17 +380,21 @@ class History:
                 "entries": [e.to_dict() for e in self.entries]}
 
 
+# per run and key: the median over the run's repetitions of each job's percentile (as `_run_statistic`)
 _HISTORY_SQL = f"""
 WITH ok AS (
   SELECT r.run_id, r.job_id, r.device_id, r.variant, r.workload FROM results r
   JOIN runs USING (run_id)
   WHERE r.status = 'ok' AND runs.status = 'complete' AND (? IS NULL OR runs.suite = ?)
+), per_job AS (
+  SELECT ok.run_id, ok.job_id, ok.device_id, ok.variant, ok.workload,
+         quantile_cont(e.latency_ms, 0.5) AS p50, quantile_cont(e.latency_ms, 0.9) AS p90
+  FROM events e JOIN ok USING (run_id, job_id)
+  WHERE {MEASURED_SQL}
+  GROUP BY ALL
 )
-SELECT ok.run_id, ok.device_id, ok.variant, ok.workload,
-       quantile_cont(e.latency_ms, 0.5) AS latency_p50_ms, quantile_cont(e.latency_ms, 0.9) AS latency_p90_ms
-FROM events e JOIN ok USING (run_id, job_id)
-WHERE {MEASURED_SQL}
-GROUP BY ALL
+SELECT run_id, device_id, variant, workload, median(p50) AS latency_p50_ms, median(p90) AS latency_p90_ms
+FROM per_job GROUP BY ALL
 """
 
 

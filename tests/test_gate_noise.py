@@ -12,6 +12,11 @@ on this 2-core machine from 16 real `harness bench` runs of suites/default.toml 
 - per run (`RUN_SD`): what moves a whole run. A quiet machine, the issue's, is modelled at 1.5 %; with
   other test sessions running on these two cores the measured spread was ~4 %, and there the gate's floor
   (stated per verdict) rises above 10 %: it stays silent rather than crying wolf, and says why.
+
+At the quiet level the wide CNN's two-run noise (from history) is 1.8–3.7 %, so its floor is 7–14 %: a 10 %
+slowdown sits at the gate's detection limit. Over seeds 1–8 (`test_the_spread_over_eight_seeds`, slow) the
+160 identical pairs gave 1 false alarm (a 3.7-sd draw just over its floor) and the slowdown, seen as +4 % to
++15 % after noise, was flagged in 4 of 8; seed 1 is one where it was. More repetitions narrow the floor.
 """
 
 from __future__ import annotations
@@ -78,9 +83,11 @@ def _store(root, run_sd: float, seed: int):
 
 
 def _compare_pairs(store, ids, slow):
-    """Each pair compared with the history before it; and the slow run against the last run."""
-    return ([compare.compare_runs(store, ids[2 * i], ids[2 * i + 1]) for i in range(20)],
-            compare.compare_runs(store, ids[-1], slow))
+    """Each pair compared with the history before it; and the slow run against the last run (the store's
+    history read once, as `harness compare` reads it once per comparison)."""
+    history = compare.history_frame(store)
+    return ([compare.compare_runs(store, ids[2 * i], ids[2 * i + 1], history=history) for i in range(20)],
+            compare.compare_runs(store, ids[-1], slow, history=history))
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +99,6 @@ def _p50(comparison, variant, workload="infer"):
     return next(v for v in comparison.verdicts if v.key[1:] == (variant, workload) and v.metric == "latency_p50_ms")
 
 
-@pytest.mark.slow  # ~2.5 min here: 41 stored runs, 21 comparisons over their history
 def test_twenty_identical_pairs_on_a_quiet_machine_give_no_regression_and_ten_percent_is_caught(quiet):
     comparisons, slowed = _compare_pairs(*quiet)
     flagged = [(c.new_run, v.key, v.metric, f"{v.change:+.1%}", f"floor {v.floor:.1%}")
@@ -106,11 +112,10 @@ def test_twenty_identical_pairs_on_a_quiet_machine_give_no_regression_and_ten_pe
     assert _p50(comparisons[-1], TOY).floor > 0.3
     caught = _p50(slowed, WIDE)
     assert caught.mark == compare.REGRESSION, caught
-    assert caught.floor < 0.10 and caught.ci_low > 0
+    assert caught.ci_low > 0 and caught.change > caught.floor
     assert {(v.key[1], v.key[2]) for v in slowed.regressions} <= {(WIDE, "infer"), (WIDE, "personalize")}
 
 
-@pytest.mark.slow
 def test_without_the_floor_the_same_pairs_cry_wolf(quiet, monkeypatch):
     """The model has teeth: the old invoke-pooled bootstrap flags the toy's per-process jumps."""
     monkeypatch.setattr(compare, "_noise", lambda *args: [])
@@ -127,3 +132,17 @@ def test_on_a_loaded_machine_the_floor_rises_and_says_so(tmp_path):
     assert wide.noise_source == "runs" and wide.floor > 0.10  # 10 % is within this machine's run-to-run noise
     assert wide.mark != compare.REGRESSION
     assert f"{wide.floor:.1%} noise (runs 20:" in compare.format_comparison(slowed)
+
+
+@pytest.mark.slow  # ~3 min: eight stores of 41 runs
+def test_the_spread_over_eight_seeds(tmp_path):
+    """What the quiet-machine figures above rest on: false alarms stay rare over 160 identical pairs, and
+    whenever the slowdown is not flagged its floor says it is within the noise."""
+    alarms, caught = 0, 0
+    for seed in range(1, 9):
+        comparisons, slowed = _compare_pairs(*_store(tmp_path / str(seed), QUIET, seed))
+        alarms += sum(len(c.regressions) for c in comparisons)
+        wide = _p50(slowed, WIDE)
+        caught += wide.mark == compare.REGRESSION
+        assert wide.mark == compare.REGRESSION or wide.change <= wide.floor or wide.ci_low <= 0, wide
+    assert alarms <= 2 and caught >= 3, (alarms, caught)
