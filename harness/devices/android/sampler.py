@@ -13,7 +13,6 @@ kills those whose owner is not a live process on this host and removes their fil
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import os
 import posixpath
@@ -21,6 +20,7 @@ import socket
 import threading
 from collections.abc import Mapping
 
+from harness.devices.android.staging import session_token
 from harness.devices.android.transport import Shell, sh_join
 from harness.devices.base import TelemetrySampler
 from harness.errors import DeviceError
@@ -30,7 +30,6 @@ from harness.telemetry.sampler_output import SAMPLER_SCRIPT, SamplerOutput, pars
 
 __all__ = ["SamplerConfig", "AndroidSampler", "kill_leftover_samplers"]
 
-_IDS = itertools.count()
 _LOG = logging.getLogger(__name__)
 
 
@@ -73,7 +72,7 @@ class AndroidSampler(TelemetrySampler):
         if isinstance(memory, CurrentConvention):  # a description's convention: what it decided counts as earlier
             memory = UnitMemory.from_convention(memory)
         self.shell, self.config, self.memory = shell, config, memory
-        self.token = f"s{os.getpid()}-{next(_IDS)}"
+        self.token = f"s{session_token()}"  # unique across hosts too: samplers share <work_dir>
         self.out_path = posixpath.join(config.work_dir, self.token + ".txt")
         self.stop_path = posixpath.join(config.work_dir, self.token + ".stop")
         self.lease_path = posixpath.join(config.work_dir, self.token + ".lease")
