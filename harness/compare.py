@@ -5,8 +5,8 @@ of a statistic, an interval of it that holds run-to-run (process-to-process) var
 which a change cannot count. Each repetition is a job of its own worker process (the host runs
 `harness.host_runner` per job; phones start their runner per job), so the unit of noise is one statistic
 per job or per run, never a pooled invoke; a run's value is the median over its repetitions of each job's
-statistic, so one repetition disturbed from outside does not move it. The noise is the standard deviation of log(new / base) for two
-runs, estimated (as the report says) from
+statistic, so one repetition disturbed from outside does not move it. The noise is the standard deviation
+of log(new / base) for two runs, estimated (as the report says) from
 
 - `runs`: the store's history, the root mean square of the log-differences of this key's statistic between
   consecutive earlier complete runs of the new run's suite (at least `HISTORY_MIN` runs, the last
