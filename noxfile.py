@@ -28,7 +28,21 @@ def tests(session: nox.Session) -> None:
     install(session, "build", "test", "lint")
     session.run("lint-imports")
     session.run("ruff", "check", ".")
-    session.run("pytest", "-m", "not slow", *session.posargs)
+    _native(session)
+    session.run("pytest", "-m", "not slow", *session.posargs, env={"HARNESS_REQUIRE_NATIVE": "1"})
+
+
+def _native(session: nox.Session) -> None:
+    """Both native runner builds (cached by content: fast when nothing changed); the pinned aarch64 LiteRT
+    wheel is fetched here, by pip, never by the harness or a test."""
+    session.run("python", "device_apps/native/build.py", "--fetch")
+
+
+@nox.session
+def native(session: nox.Session) -> None:
+    """Build the native runner: x86_64 and the aarch64 phone bundle (device_apps/native/README.md)."""
+    install(session)
+    _native(session)
 
 
 @nox.session

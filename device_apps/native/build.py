@@ -57,11 +57,11 @@ class BuildError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """`$HARNESS_NATIVE_DIR`, else the repository's `.nox/native` (git-ignored, beside nox's virtualenvs):
+    """`$HARNESS_NATIVE_DIR`, else the repository's `.nox/native-builds` (git-ignored, beside nox's virtualenvs):
     build products and their fetched wheel, shared by nox sessions, tests and the harness, unlike the
     per-session artifact cache the tests isolate."""
     explicit = os.environ.get("HARNESS_NATIVE_DIR")
-    return Path(explicit) if explicit else HERE.parent.parent / ".nox" / "native"
+    return Path(explicit) if explicit else HERE.parent.parent / ".nox" / "native-builds"
 
 
 def litert_version() -> str:
