@@ -195,7 +195,8 @@ def _job_doc(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
     return job.protocol_job(target.staged[artifact.sha256], artifact.sha256, files, workload, job_id, ranges)
 
 
-def _run_checked(device: Device, job_doc: dict[str, Any], log: EventLog, timeout_s: float) -> None:
+def _run_checked(device: Device, job_doc: dict[str, Any], log: EventLog, timeout_s: float,
+                 runner: str = "companion") -> None:
     """Run one protocol job into `log`, checking every event against the protocol as it arrives.
 
     A malformed or out-of-order event fails the job right there, naming the event and its fault.
@@ -209,7 +210,7 @@ def _run_checked(device: Device, job_doc: dict[str, Any], log: EventLog, timeout
             raise CompanionAppError(f"the runner broke the job protocol: {exc}") from exc
         log.append(event)
 
-    device.run(job_doc, checked, timeout_s=timeout_s)
+    device.run(job_doc, checked, timeout_s=timeout_s, runner=runner)
 
 
 def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any], fg_log: EventLog,
@@ -230,7 +231,7 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
 
     def run_background() -> None:
         try:
-            _run_checked(target.device, background, bg_log, timeout_s)
+            _run_checked(target.device, background, bg_log, timeout_s, job.workload.runner)
         except DeviceError as exc:
             result["error"] = exc
         finally:
@@ -240,7 +241,7 @@ def _with_background(target: _Target, job: PlannedJob, foreground: dict[str, Any
     thread.start()
     try:
         stepping.wait()
-        _run_checked(target.device, foreground, fg_log, timeout_s)
+        _run_checked(target.device, foreground, fg_log, timeout_s, job.workload.runner)
     finally:
         thread.join()
     if "error" in result:
@@ -260,7 +261,7 @@ def _execute(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
         return summarize_benchmark_model(
             target.device.run_benchmark_model(target.benchmark_model, job_doc, timeout_s=timeout_s))
     if job.workload.background is None:
-        _run_checked(target.device, job_doc, log, timeout_s)
+        _run_checked(target.device, job_doc, log, timeout_s, job.workload.runner)
         return summarize_events(log)
     background = workloads[job.workload.background]
     behind = _with_background(target, job, job_doc, log,

@@ -64,10 +64,24 @@ class PlannedJob:
 def make_plan(suite: Suite, devices: tuple[str, ...] | None = None) -> list[PlannedJob]:
     jobs: list[PlannedJob] = []
     for device in devices or suite.devices:
+        workloads = [w if w.runner is not None else dataclasses.replace(w, runner=_default_runner(device))
+                     for w in suite.workloads]
         for rep in range(suite.repetitions):
             variants = suite.variants if rep % 2 == 0 else tuple(reversed(suite.variants))
-            for workload in suite.workloads:
+            for workload in workloads:
                 for variant in variants:
                     order = len(jobs)
                     jobs.append(PlannedJob(f"j{order:04d}", order, variant, workload, device, rep))
     return jobs
+
+
+def _default_runner(device: str) -> str:
+    """The runner a workload that names none gets on `device` (its backend's declaration); "companion"
+    for an id no backend claims (a caller's own device, e.g. a test's; opening it is the caller's)."""
+    from harness.devices import backend
+    from harness.errors import UserError
+
+    try:
+        return backend(device).capabilities.default_runner
+    except UserError:
+        return "companion"

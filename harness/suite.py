@@ -77,7 +77,9 @@ class Workload:
     threads: int = 1
     delegate: str = "xnnpack"
     input_seed: int = 0
-    runner: str = "companion"  # "companion" (protocol events) or "benchmark_model" (LiteRT's binary, aggregates)
+    # "companion" (protocol events), "native" (the C runner, android), "benchmark_model" (LiteRT's binary,
+    # aggregates); None: the device's default (`Capabilities.default_runner`: native on android), set by the plan
+    runner: str | None = None
     data: str | None = None  # train: one person's data, "har:<subject>[:cross-placement|same-trial]"
     background: str | None = None  # infer: a train workload run at the same time (latency a user feels)
     timeout_s: float | None = None  # a job of this workload that runs longer has hung: it fails, the run goes on
@@ -153,7 +155,7 @@ def _workload(table: Any, where: str) -> Workload:
         _positive(table.get(key), key, where, allow_zero=True)
     if table.get("delegate", "xnnpack") not in DELEGATES:
         raise UserError(f"{where}: delegate must be one of {', '.join(DELEGATES)}, not {table['delegate']!r}")
-    if _typed(table, "runner", str, where, "companion") not in RUNNERS:
+    if "runner" in table and _typed(table, "runner", str, where) not in RUNNERS:
         raise UserError(f"{where}: runner must be one of {', '.join(RUNNERS)}, not {table['runner']!r}")
     _check_runner(table, signature, where)
     for key in ("data", "background"):

@@ -11,6 +11,10 @@ that skips AUTH), so tests drive the whole path through real adbutils and a real
   are mapped into the sandbox directory; /proc stays the host's (the sampler's clock).
 - `am instrument` runs jobs with the host reference runner (`python -m harness.host_runner`), so
   the stand-in's "companion" conforms exactly like the host runner does.
+- The native runner's aarch64 bundle really runs: a command starting its loader
+  (`./ld-linux-aarch64.so.1 ...`) runs under `qemu-aarch64 -L <sandbox>`, so the guest's absolute
+  paths (/data/..., and /proc/cpuinfo: an aarch64 one, tests/fixtures/aarch64_cpuinfo.txt) resolve
+  in the sandbox first, as they would on the phone.
 
 Running this file as `python adbd_standin.py tool NAME ARGS...` plays one fake Android tool.
 """
@@ -42,7 +46,9 @@ A_VERSION = 0x01000001
 MAX_PAYLOAD = 256 * 1024
 MKSH = shutil.which("mksh") or "/bin/mksh"
 REPO = Path(__file__).resolve().parents[1]
-TOOLS = ("dumpsys", "cmd", "am", "getprop", "input", "ip", "service", "pm")
+TOOLS = ("dumpsys", "cmd", "am", "getprop", "input", "ip", "service", "pm", "qemu-native")
+_AARCH64_LOADER = re.compile(r"(?<![\w./-])(\./ld-linux-aarch64\.so\.1)(?=\s)")
+AARCH64_CPUINFO = Path(__file__).resolve().parent / "fixtures" / "aarch64_cpuinfo.txt"
 DEVICE_ROOTS = ("/data/", "/sys/", "/sdcard/")
 _DEVICE_PATH = re.compile(r"(?<![\w./-])(/data/|/sys/|/sdcard/)")
 RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"
@@ -94,8 +100,9 @@ class DeviceSandbox:
 
     def __init__(self, root: Path, props: dict[str, str] | None = None, odpm_rails_w: dict[str, float] | None = None):
         self.root = root
-        for sub in ("data/local/tmp", "sdcard", "bin"):
+        for sub in ("data/local/tmp", "sdcard", "bin", "proc"):
             (root / sub).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(AARCH64_CPUINFO, root / "proc" / "cpuinfo")  # what the native runner's XNNPACK reads
         self.battery_dir.mkdir(parents=True, exist_ok=True)
         self.write_state(
             {
@@ -160,7 +167,8 @@ class DeviceSandbox:
         return self.root / device_path.lstrip("/")
 
     def translate_command(self, command: str) -> str:
-        return _DEVICE_PATH.sub(lambda m: str(self.root) + m.group(1), command)
+        command = _DEVICE_PATH.sub(lambda m: str(self.root) + m.group(1), command)
+        return _AARCH64_LOADER.sub(r"qemu-native \1", command)
 
     def env(self) -> dict[str, str]:
         return {
@@ -698,9 +706,30 @@ def _tool_am(sandbox: DeviceSandbox, args: list[str]) -> int:
     return 0
 
 
+def _tool_qemu_native(sandbox: DeviceSandbox, args: list[str]) -> int:
+    """An aarch64 program the shell started (the native runner's loader): run it under qemu-user with the
+    sandbox as its file-system prefix, stdout straight through; the job's current as for `am instrument`."""
+    qemu = shutil.which("qemu-aarch64", path="/usr/bin:/usr/local/bin") or shutil.which("qemu-aarch64-static", path="/usr/bin")
+    if qemu is None:
+        print("qemu-native: qemu-aarch64 is not installed (apt-get install qemu-user)", file=sys.stderr)
+        return 126
+    state = sandbox.state()
+    idle_current = _read_ps(sandbox, "current_now")
+    if state["job_current_now"] is not None:
+        sandbox.set_power_supply(current_now=state["job_current_now"])
+    try:
+        sys.stdout.flush()
+        code = subprocess.call([qemu, "-L", str(sandbox.root), *args])
+    finally:
+        if state["job_current_now"] is not None:
+            time.sleep(state["job_settle_s"])
+            sandbox.set_power_supply(current_now=idle_current)
+    return code
+
+
 _TOOLS: dict[str, Callable[[DeviceSandbox, list[str]], int]] = {
     "getprop": _tool_getprop, "dumpsys": _tool_dumpsys, "cmd": _tool_cmd, "input": _tool_input,
-    "ip": _tool_ip, "service": _tool_service, "am": _tool_am, "pm": _tool_pm,
+    "ip": _tool_ip, "service": _tool_service, "am": _tool_am, "pm": _tool_pm, "qemu-native": _tool_qemu_native,
 }
 
 

@@ -296,6 +296,7 @@ variants = ["last-layer"]
 [[workloads]]
 name = "infer"
 signature = "infer"
+runner = "companion"
 warmup = 2
 iterations = 50
 min_duration_s = 2.0

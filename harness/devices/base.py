@@ -148,8 +148,9 @@ class Device(abc.ABC):
 
     @abc.abstractmethod
     def run(self, job: dict[str, Any], on_event: EventCallback | None = None, *,
-            timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> list[dict[str, Any]]:
-        """Run one protocol job, handing each event to `on_event` as it arrives; with no `on_event`, return
+            timeout_s: float = DEFAULT_JOB_TIMEOUT_S, runner: str = "companion") -> list[dict[str, Any]]:
+        """Run one protocol job with the declared protocol runner `runner`, handing each event to `on_event`
+        as it arrives; with no `on_event`, return
         the events instead (a streaming caller gets an empty list: a long job's million events are never
         held by the device).
 

@@ -57,6 +57,8 @@ def _integer(name: str, low: int, high: int, meaning: str) -> Callable[[Any], No
 
 RUNNERS: dict[str, RunnerSpec] = {r.name: r for r in (
     RunnerSpec("companion", "the device's protocol runner (host worker, companion app)"),
+    RunnerSpec("native", "the native C runner on LiteRT's C API (device_apps/native; no app install)",
+               delegates=("cpu", "xnnpack")),
     RunnerSpec("benchmark_model", "LiteRT's benchmark_model binary", signatures=("infer",),
                delegates=("cpu", "xnnpack", "nnapi", "gpu"), events=False),
 )}
@@ -79,11 +81,13 @@ class Capabilities:
     formats: tuple[str, ...]
     runners: tuple[RunnerSpec, ...]
     conditions: tuple[str, ...] = ()  # names in CONDITIONS
+    default_runner: str = "companion"  # what a workload that names no runner runs with on this backend
 
     def runner(self, name: str) -> RunnerSpec | None:
         return next((r for r in self.runners if r.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"formats": list(self.formats), "conditions": list(self.conditions),
+                "default_runner": self.default_runner,
                 "runners": {r.name: {"signatures": list(r.signatures), "delegates": list(r.delegates),
                                      "events": r.events, "background": r.background} for r in self.runners}}

@@ -163,7 +163,7 @@ class HostDevice(Device):
         return staged
 
     def run(self, job: dict[str, Any], on_event: EventCallback | None = None, *,
-            timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> list[dict[str, Any]]:
+            timeout_s: float = DEFAULT_JOB_TIMEOUT_S, runner: str = "companion") -> list[dict[str, Any]]:
         with tempfile.TemporaryDirectory(prefix="harness-job-") as tmp:
             job_path = Path(tmp) / "job.json"
             job_path.write_text(json.dumps(job))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import json
 import posixpath
 import re
 import time
@@ -18,6 +20,7 @@ from harness.devices.android.runner import (
     RUNNER_COMPONENT,
     BenchmarkModelRunner,
     InstrumentationRunner,
+    NativeRunner,
 )
 from harness.devices.android.sampler import AndroidSampler, SamplerConfig, kill_leftover_samplers
 from harness.devices.android.staging import DEVICE_ROOT, StagedFile, Stager, session_dir, session_token
@@ -43,13 +46,14 @@ from harness.devices.base import (
 from harness.devices.capabilities import RUNNERS, Capabilities
 from harness.errors import CompanionAppError, DeviceError, UserError
 from harness.events import AggregateTimings, EnergySource
+from harness.protocol import PROTOCOL_DIR
 from harness.telemetry.battery import RawPowerSupply, parse_dumpsys_battery, power_supply_from_files
 from harness.telemetry.conventions import CurrentConvention, UnitMemory, judge_units, readings_extra
 from harness.telemetry.odpm import parse_power_stats
 from harness.telemetry.sampler_output import SAMPLER_SCRIPT
 from harness.telemetry.thermal import ThermalDump, parse_thermalservice
 
-__all__ = ["AndroidDevice", "discover_android", "parse_getprop", "soc_name"]
+__all__ = ["AndroidDevice", "discover_android", "native_bundle", "parse_getprop", "soc_name"]
 
 POWER_STATS = "android.hardware.power.stats.IPowerStats/default"
 PS_DIR = "/sys/class/power_supply/battery"
@@ -76,10 +80,12 @@ class AndroidDevice(Device):
     claim_note = ""  # after `claim`: whose stale lock it took over, if it did
     capabilities = Capabilities(
         formats=("tflite",),
-        runners=(dataclasses.replace(RUNNERS["companion"], description="the companion app (am instrument)",
+        runners=(RUNNERS["native"],
+                 dataclasses.replace(RUNNERS["companion"], description="the companion app (am instrument)",
                                      delegates=("cpu", "xnnpack", "nnapi", "gpu")),
                  dataclasses.replace(RUNNERS["benchmark_model"], delegates=tuple(BENCHMARK_MODEL_DELEGATES))),
         conditions=tuple(CONDITIONS),
+        default_runner="native",  # no app install; the companion is for NNAPI/GPU delegates
     )
 
     def __init__(self, serial: str, servers: Sequence[AdbServer] | None = None, *, work_dir: str = DEVICE_ROOT,
@@ -97,6 +103,7 @@ class AndroidDevice(Device):
         self.stager = Stager(self.shell, work_dir)
         self.conditions = ConditionManager(self.shell, work_dir, self.lock.path, self.session)
         self.runner = InstrumentationRunner(self.shell, self.session_dir)
+        self.native = NativeRunner(self.shell, self.session_dir)
         self.benchmark_model = BenchmarkModelRunner(self.shell)
         self._interval = sample_interval_s
         self._convention: CurrentConvention | None = None  # as the description read it
@@ -221,8 +228,12 @@ class AndroidDevice(Device):
                           posixpath.join(self.work_dir, "bin", SAMPLER_SCRIPT.name))
 
     def run(self, job: dict[str, Any], on_event: EventCallback | None = None, *,
-            timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> list[dict[str, Any]]:
+            timeout_s: float = DEFAULT_JOB_TIMEOUT_S, runner: str = "companion") -> list[dict[str, Any]]:
         self._renew(timeout_s)
+        if runner == "native":
+            if self.native.bundle_dir is None:
+                self.stage_native()
+            return self.native.run(job, on_event, timeout_s)
         return self.runner.run(job, on_event, timeout_s)
 
     def _renew(self, timeout_s: float) -> None:
@@ -230,9 +241,24 @@ class AndroidDevice(Device):
         directory exists; one round trip, the one that made the directory before."""
         if self.lock.held:
             self.lock.renew(timeout_s + LEASE_S, then=sh_join(["mkdir", "-p", self.runner.jobs_dir]))
-            self.runner.dir_ready = True
+            self.runner.dir_ready = self.native.dir_ready = True
+
+    def stage_native(self) -> str:
+        """Push the aarch64 native-runner bundle (device_apps/native; only files whose sha256 changed) into
+        `bin/native-<digest>/`; its directory on the phone."""
+        bundle = native_bundle()
+        manifest = json.loads((bundle / "MANIFEST.json").read_text())
+        folder = posixpath.join(self.work_dir, "bin", f"native-{manifest['digest'][:16]}")
+        executables = {"runner", "ld-linux-aarch64.so.1"}
+        self.stager.stage([StagedFile(bundle / name, sha, posixpath.join(folder, name),
+                                      0o755 if name in executables else 0o644)
+                           for name, sha in sorted(manifest["files"].items())])
+        self.native.bundle_dir = folder
+        return folder
 
     def check_runners(self, runners: set[str]) -> None:
+        if "native" in runners:
+            self.stage_native()
         if "companion" not in runners:
             return
         listed = self.shell.run(sh_join(["pm", "list", "instrumentation"]), check=False).stdout
@@ -316,6 +342,22 @@ class AndroidDevice(Device):
                     raise DeviceError(f"could not connect to {serial} over Wi-Fi")
                 time.sleep(0.5)
         return serial
+
+
+def native_bundle() -> Path:
+    """The built aarch64 native-runner bundle on this computer (device_apps/native/build.py); UserError
+    saying how to build it. The harness never builds or downloads it itself."""
+    script = PROTOCOL_DIR.parent / "native" / "build.py"
+    spec = importlib.util.spec_from_file_location("phonebench_native_build", script)
+    if spec is None or spec.loader is None:
+        raise UserError(f"{script} is missing: the native runner's build script comes with the repository")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    bundle = module.bundle_dir("aarch64")
+    if bundle is None:
+        raise UserError("the aarch64 native runner is not built: run `nox -s native` (it fetches the pinned "
+                        "LiteRT wheel and cross-compiles with gcc-aarch64-linux-gnu)")
+    return bundle
 
 
 def adb_state_fix(state: str, serial: str, server: AdbServer) -> str:

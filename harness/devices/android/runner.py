@@ -1,4 +1,5 @@
-"""Running protocol jobs on a phone: the companion app via `am instrument`, or LiteRT's `benchmark_model`.
+"""Running protocol jobs on a phone: the native C runner over `adb shell`, the companion app via
+`am instrument`, or LiteRT's `benchmark_model`.
 
 The companion (device_apps/android) prints each protocol event as an instrumentation status line:
 
@@ -23,7 +24,7 @@ from harness.errors import CompanionAppError, DeviceError, DeviceTimeout, UserEr
 from harness.events import AggregateTimings, Received
 
 __all__ = [
-    "BENCHMARK_MODEL_DELEGATES", "RUNNER_COMPONENT", "BenchmarkModelRunner", "InstrumentationRunner",
+    "BENCHMARK_MODEL_DELEGATES", "RUNNER_COMPONENT", "BenchmarkModelRunner", "InstrumentationRunner", "NativeRunner",
     "benchmark_model_command", "benchmark_model_timings", "parse_benchmark_model", "parse_status_line",
 ]
 
@@ -178,3 +179,59 @@ class BenchmarkModelRunner:
             raise CompanionAppError(f"benchmark_model exited {result.returncode} on job {job['job_id']}: {tail}")
         # The tool logs to stderr on some builds (TFLite's logging) and stdout on others.
         return benchmark_model_timings(result.stdout + "\n" + result.stderr)
+
+
+class NativeRunner:
+    """Runs jobs with the native C runner (device_apps/native) from a staged glibc bundle over `adb shell`.
+
+    The bundle's own loader starts it, as from /data/local/tmp on any arm64 phone:
+
+        cd <bundle> && ./ld-linux-aarch64.so.1 --library-path . ./runner <job.json> 2><job>.stderr
+
+    Events are its stdout lines; its stderr (LiteRT's log) stays on the phone beside the job file and
+    is read back only when the job ends without `finished`/`error`.
+    """
+
+    def __init__(self, shell: Shell, work_dir: str):
+        self.shell, self.work_dir = shell, work_dir
+        self.jobs_dir = posixpath.join(work_dir, "jobs")
+        self.dir_ready = False
+        self.bundle_dir: str | None = None  # set once the bundle is staged (AndroidDevice.check_runners)
+
+    def command(self, job_path: str) -> str:
+        assert self.bundle_dir is not None
+        return (f"cd {sh_join([self.bundle_dir])} && exec ./ld-linux-aarch64.so.1 --library-path . ./runner "
+                f"{sh_join([job_path])} 2>{sh_join([job_path + '.stderr'])}")
+
+    def run(self, job: dict[str, Any], on_event: EventCallback | None, timeout_s: float) -> list[dict[str, Any]]:
+        if self.bundle_dir is None:
+            raise CompanionAppError("the native runner is not staged on this phone (check_runners stages it)")
+        job_path = posixpath.join(self.jobs_dir, f"{job['job_id']}.json")
+        if not self.dir_ready:
+            self.shell.run(sh_join(["mkdir", "-p", self.jobs_dir]))
+            self.dir_ready = True
+        self.shell.push(json.dumps(job).encode(), job_path)
+        received = Received(on_event)
+        other: collections.deque[str] = collections.deque(maxlen=20)
+        deadline = time.monotonic() + timeout_s
+        try:
+            for line in self.shell.stream(self.command(job_path), timeout_s):
+                if time.monotonic() > deadline:
+                    raise DeviceTimeout(f"{self.shell.serial}: job {job['job_id']} did not finish within "
+                                        f"{timeout_s:g} s")
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    other.append(line)
+                    continue
+                received(event)
+        except DeviceError as exc:
+            if not self.shell.online():
+                raise DeviceError(f"{self.shell.serial} went offline during job {job['job_id']}: {exc}") from exc
+            raise
+        if received.ended:
+            return received.events
+        log = self.shell.run(sh_join(["tail", "-c", "600", job_path + ".stderr"]), check=False).stdout
+        tail = " | ".join(line for line in [*other, *log.splitlines()] if line.strip())[-400:]
+        raise CompanionAppError(f"native runner ended job {job['job_id']} without finished/error after "
+                                f"{received.count} events: {tail or 'no output'}")
