@@ -27,6 +27,19 @@ def _isolated_cache(tmp_path_factory):
         os.environ["HARNESS_CACHE_DIR"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_device_locks(tmp_path_factory):
+    """Device locks of this test session only: a developer's own bench on `host` must not refuse the tests'
+    (nor the tests theirs). Tests of the lock itself set their own HARNESS_LOCK_DIR."""
+    previous = os.environ.get("HARNESS_LOCK_DIR")
+    os.environ["HARNESS_LOCK_DIR"] = str(tmp_path_factory.mktemp("locks"))
+    yield
+    if previous is None:
+        os.environ.pop("HARNESS_LOCK_DIR", None)
+    else:
+        os.environ["HARNESS_LOCK_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def toy_artifact():
     """The small toy CNN (infer + last-layer training signatures), built once."""
