@@ -22,7 +22,7 @@ def test_a_missing_companion_is_one_error_before_any_job(phone, tmp_path, monkey
     for key, value in adb_env.items():
         monkeypatch.setenv(key, value)
     sandbox.update_state(companion_installed=False)
-    suite = parse_suite(toy_suite("no-app", infer(warmup=1, iterations=5), repetitions=3,
+    suite = parse_suite(toy_suite("no-app", infer(warmup=1, iterations=5, runner="companion"), repetitions=3,
                                   devices=[f"android:{standin.serial}"]))
     store = Store(tmp_path / "store")
     with pytest.raises(CompanionAppError, match=f"android:{standin.serial}: the companion app .*is not installed.*"
