@@ -55,6 +55,9 @@ class Reporter:
     def device_lost(self, device_id: str, cause: str, jobs_left: int, run_id: str) -> None:
         """`device_id` stopped answering; `jobs_left` of its jobs (the lost one included) wait for a resume."""
 
+    def note(self, message: str) -> None:
+        """Something the user should know that does not stop the run (e.g. a stale device hold taken over)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class BenchResult:
@@ -496,8 +499,10 @@ def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
             # one harness process per device: concurrent benches would skew each other's numbers
             locks.enter_context(device_lock(device_id, f"bench of suite {suite.name!r}"))
             devices[device_id] = open_device(device_id)
-            devices[device_id].claim(f"{host_info().get('hostname', '?')} pid {os.getpid()}, bench of suite "
-                                     f"{suite.name!r}")
+            note = devices[device_id].claim(f"{host_info().get('hostname', '?')} pid {os.getpid()}, bench of "
+                                            f"suite {suite.name!r}")
+            if note:
+                reporter.note(f"{device_id}: {note}")
         check_devices(todo, suite, devices, formats)
         artifacts = resolve_artifacts(suite.variants, reporter)
         _check_artifacts_used(artifacts, artifacts_used or {})

@@ -114,6 +114,9 @@ class _RichReporter:
         if event.get("event") in TIMED:
             self.progress.advance(self.task)
 
+    def note(self, message: str) -> None:
+        err.print(f"[yellow]note[/] {escape(message)}", soft_wrap=True)
+
     def device_lost(self, device_id: str, cause: str, jobs_left: int, run_id: str) -> None:
         err.print(f"[red]lost[/] {escape(cause)}; its {jobs_left} remaining job(s) wait for `harness bench --resume "
                   f"{escape(run_id)}`; the other devices carry on", soft_wrap=True)

@@ -99,8 +99,8 @@ def test_a_stale_lock_is_taken_over_and_says_whose(phone) -> None:  # noqa: F811
     _owner_file(sandbox, token="gone-1", owner="lab-9 pid 1, bench of suite 'old'", host="lab-9", pid=1,
                 since=int(time.time()) - 7200, expires=int(time.time()) - 60)  # its lease ran out
     device = AndroidDevice(standin.serial)
-    device.claim("me")
-    assert "stale lock of lab-9 pid 1, bench of suite 'old' (host lab-9" in device.claim_note
+    note = device.claim("me")  # bench shows it (Reporter.note)
+    assert "stale lock of lab-9 pid 1, bench of suite 'old' (host lab-9" in note == device.claim_note
     assert f"token={device.session}" in sandbox.host_path(LOCK + "/owner").read_text()
     device.close()
     # A lease still running on another host is live, whatever that host's pids are.

@@ -178,12 +178,14 @@ class Device(abc.ABC):
         goes on with the other devices and ends `incomplete`). Default: a local device always answers."""
         return True
 
-    def claim(self, owner: str) -> None:  # noqa: B027 (optional hook with a default)
+    def claim(self, owner: str) -> str:
         """Take the device for this process until `close()`, where other hosts could drive it too (a phone on a
         shared lab); DeviceBusy naming the holder when another has it. `owner` says who and what, for that
-        message. The host-side lock (harness.devices.lock) is taken by the orchestrator before `open`.
-        Default: only this host reaches the device.
+        message. Returns a note for the user ("" for none), e.g. whose stale hold it took over. The host-side
+        lock (harness.devices.lock) is taken by the orchestrator before `open`. Default: only this host
+        reaches the device.
         """
+        return ""
 
     def induce(self, condition: str, value: Any = None) -> None:  # noqa: ARG002
         """Put the device into one of the conditions its capabilities declare."""

@@ -292,7 +292,7 @@ class AndroidDevice(Device):
 
     # ---------------------------------------------------------------- conditions, Wi-Fi, close
 
-    def claim(self, owner: str) -> None:
+    def claim(self, owner: str) -> str:
         """Take the phone's own lock (harness.devices.android.phone_lock) until `close()`: DeviceBusy naming a
         live holder; a stale lock is taken over and `claim_note` says whose. Holding the phone, this session
         also clears the job files sessions that never closed left under runs/."""
@@ -301,6 +301,7 @@ class AndroidDevice(Device):
         sweep = 'for d in "$1"/*; do [ "$d" = "$1/$2" ] || rm -rf "$d"; done'
         self.shell.run(sh_join(["sh", "-c", sweep, "sh", posixpath.dirname(self.session_dir), self.session]),
                        check=False)
+        return self.claim_note
 
     def close(self) -> None:
         """Remove this session's job files and release the phone's lock if this session holds it. Never
