@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from harness.devices.base import Device
-from harness.events import Sample
+from harness.events import Sample, family
 
 __all__ = ["Reading", "CooldownRecord", "read", "cool_down"]
 
@@ -45,17 +45,17 @@ def read(samples: Sequence[Sample]) -> Reading:
     """Latest thermal status and temperature in one snapshot."""
     latest: dict[tuple[str, str], Sample] = {}
     for s in samples:
-        key = (s.source, s.channel)
+        key = (family(s.source), s.channel)  # a twin's model:<profile>/thermal reads as thermal
         if key not in latest or s.t_ns >= latest[key].t_ns:
             latest[key] = s
     status = latest.get(("thermal", "status"))
     battery = latest.get(("battery", "temp"))
     if battery is not None:
-        return Reading(int(status.value) if status else None, battery.value, "battery/temp")
+        return Reading(int(status.value) if status else None, battery.value, f"{battery.source}/temp")
     zones = [s for (src, _), s in latest.items() if src == "thermal" and s.unit == "C"]
     hottest = max(zones, key=lambda s: s.value, default=None)
     return Reading(int(status.value) if status else None, hottest.value if hottest else None,
-                   f"thermal/{hottest.channel}" if hottest else "")
+                   f"{hottest.source}/{hottest.channel}" if hottest else "")
 
 
 def cool_down(device: Device, reference_c: float | None, *, margin_c: float = 1.0, max_status: int = 0,

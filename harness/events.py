@@ -31,7 +31,7 @@ __all__ = [
     "TIMED", "TERMINAL_EVENTS", "BACKGROUND_SUFFIX", "MEASURED_SQL",
     "background_stream", "ends_job", "is_measured", "measured", "measured_frame", "own_frame", "EventLog",
     "Received",
-    "Sample", "EnergySource", "AggregateTimings",
+    "Sample", "EnergySource", "AggregateTimings", "family", "is_modelled",
 ]
 
 TIMED = ("invoke", "train_step")  # events that carry `latency_ms`, `start_ns`, `end_ns`, `warmup`
@@ -197,6 +197,17 @@ class Sample:
     channel: str
     value: float
     unit: str
+
+
+def family(source: str) -> str:
+    """The vocabulary family of a sample source: `thermal` for `thermal` and for a twin's
+    `model:<profile>/thermal`; a twin's power source `model:<profile>` is itself."""
+    return source.rpartition("/")[2] if source.startswith("model:") and "/" in source else source
+
+
+def is_modelled(source: str) -> bool:
+    """A figure a phone twin produced (`model:<profile>...`), never to be shown unlabelled beside a measured one."""
+    return source.startswith("model:")
 
 
 @dataclasses.dataclass(frozen=True)

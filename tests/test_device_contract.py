@@ -12,12 +12,13 @@ from harness import devices
 from harness.devices.base import Artifact, Device, DeviceDescription
 from harness.devices.capabilities import CONDITIONS, DELEGATES, FORMATS, RUNNERS
 from harness.devices.host import HostDevice
+from harness.devices.sim import SimDevice
 from harness.events import Sample
 from harness.protocol import check_stream, job_from_vector, load_vectors
 from tests.backends.loopback import LoopbackDevice
 
 UNITS = {"A", "V", "Ah", "J", "C", "%", "bool", "level", "W"}
-BACKENDS = ["host_device", "loopback_device"]
+BACKENDS = ["host_device", "loopback_device", "sim_device"]
 
 
 @pytest.fixture
@@ -30,6 +31,13 @@ def host_device():
 @pytest.fixture
 def loopback_device():
     device = LoopbackDevice("contract")
+    yield device
+    device.close()
+
+
+@pytest.fixture
+def sim_device():
+    device = SimDevice.open("sim:android-flagship")
     yield device
     device.close()
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.events import measured_frame
+from harness.events import family, measured_frame
 
 __all__ = ["RunKPIs", "thermal_fractions", "foreground_latency", "run_kpis"]
 
@@ -38,7 +38,8 @@ class RunKPIs:
 
 def thermal_fractions(samples: pd.DataFrame) -> dict[int, float]:
     """Time-weighted share of each thermal status (a reading holds until the next one)."""
-    status = samples[(samples["source"] == "thermal") & (samples["channel"] == "status")].sort_values("t_ns")
+    families = samples["source"].map(family)
+    status = samples[(families == "thermal") & (samples["channel"] == "status")].sort_values("t_ns")
     if len(status) < 2:
         return {}
     t = status["t_ns"].to_numpy(np.int64)
@@ -64,7 +65,7 @@ def foreground_latency(events: pd.DataFrame) -> np.ndarray:
 
 
 def _battery_delta(samples: pd.DataFrame, train: pd.DataFrame) -> float | None:
-    level = samples[(samples["source"] == "battery") & (samples["channel"] == "level")]
+    level = samples[(samples["source"].map(family) == "battery") & (samples["channel"] == "level")]
     if level.empty or train.empty or "first_start_ns" not in train:
         return None
     total = 0.0
