@@ -55,6 +55,8 @@ class PlannedJob:
             job["train"] = {"steps": w.steps, "batch_size": w.batch_size}
             if data:
                 job["eval"] = {"path": data[1]}
+            if w.policy is not None:
+                job["policy"] = w.policy.to_job()
         else:
             job["iterations"] = w.iterations
             job["min_duration_s"] = w.min_duration_s
@@ -66,6 +68,8 @@ def make_plan(suite: Suite, devices: tuple[str, ...] | None = None) -> list[Plan
     for device in devices or suite.devices:
         workloads = [w if w.runner is not None else dataclasses.replace(w, runner=_default_runner(device))
                      for w in suite.workloads]
+        # a train job carries the suite's scheduling policy to the device (its scheduler enforces it)
+        workloads = [dataclasses.replace(w, policy=suite.policy) if w.signature == "train" else w for w in workloads]
         for rep in range(suite.repetitions):
             variants = suite.variants if rep % 2 == 0 else tuple(reversed(suite.variants))
             for workload in workloads:

@@ -59,6 +59,7 @@ from typing import Any
 
 from harness.devices.capabilities import CONDITIONS, DELEGATES, RUNNERS
 from harness.errors import UserError
+from harness.policy import Policy, policy_from
 
 __all__ = ["Suite", "Workload", "InducedCondition", "load_suite", "parse_suite", "DEFAULT_SUITE"]
 
@@ -83,6 +84,7 @@ class Workload:
     data: str | None = None  # train: one person's data, "har:<subject>[:cross-placement|same-trial]"
     background: str | None = None  # infer: a train workload run at the same time (latency a user feels)
     timeout_s: float | None = None  # a job of this workload that runs longer has hung: it fails, the run goes on
+    policy: Policy | None = None  # train: the suite's scheduling policy, set by the plan (not a workload key)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,12 +108,13 @@ class Suite:
     source: str  # the TOML text, stored with every run
     benchmark_model: Path | None = None  # host path of the user's LiteRT benchmark_model binary
     conditions: tuple[InducedCondition, ...] = ()  # in the order they are induced
+    policy: Policy | None = None  # when updates may run (harness.policy); None: the device decides nothing
 
 
 _TOP = {"name", "description", "devices", "repetitions", "baseline_s", "cooldown_timeout_s", "models", "workloads",
-        "benchmark_model", "conditions"}
+        "benchmark_model", "conditions", "policy"}
 _MODEL = {"name", "variants"}
-_WORKLOAD = {f.name for f in dataclasses.fields(Workload)}
+_WORKLOAD = {f.name for f in dataclasses.fields(Workload)} - {"policy"}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -318,6 +321,7 @@ def parse_suite(text: str, origin: str = "<suite>") -> Suite:
         baseline_s=float(baseline_s), cooldown_timeout_s=float(cooldown_timeout_s), source=text,
         benchmark_model=_benchmark_model(data, workloads, origin),
         conditions=_conditions(data["conditions"], origin) if "conditions" in data else (),
+        policy=policy_from(data["policy"], f"{origin}: policy", Path(origin).parent) if "policy" in data else None,
     )
 
 

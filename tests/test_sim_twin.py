@@ -51,7 +51,7 @@ def test_inducers_change_what_the_twin_reports_and_restore_undoes_them(profile):
 
 def test_sustained_load_heats_the_twin_into_throttling():
     profile = load_profile("android-flagship")
-    twin = PhoneTwin(profile, 0)
+    twin = PhoneTwin(profile, 0, period_s=1.0)
     start_level = twin.level_pct
     t, minute = 0, 60 * 10**9
     statuses = []

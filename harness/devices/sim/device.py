@@ -23,6 +23,7 @@ from harness.devices.sim.profiles import Profile, load_profile, profile_names
 from harness.devices.sim.twin import PhoneTwin
 from harness.errors import UserError
 from harness.events import TIMED, EnergySource, Sample
+from harness.policy import PhoneState, Policy
 
 __all__ = ["SimDevice", "SimSampler", "host_ghz"]
 
@@ -63,6 +64,10 @@ class SimSampler(TelemetrySampler):
             return list(self._samples)
 
 
+class _Paused(Exception):
+    """The policy stopped a running update (raised out of the event callback: the worker is stopped)."""
+
+
 class SimDevice(HostDevice):
     """A modelled phone that runs its jobs through the host worker."""
 
@@ -93,6 +98,7 @@ class SimDevice(HostDevice):
         self._manifests: dict[str, dict[str, Any]] = {}
         self._host_ghz = host_ghz()
         self.induced: dict[str, Any] = {}
+        self.unmetered = True  # the twin's network (a usage trace may say otherwise)
 
     def describe(self) -> DeviceDescription:
         p = self.profile
@@ -123,6 +129,17 @@ class SimDevice(HostDevice):
         threads = int(job.get("threads") or 1)
         twin = self.twin
         collected: list[dict[str, Any]] = []
+        emit = on_event or collected.append
+        policy = Policy(**job["policy"]) if job.get("signature") == "train" and job.get("policy") else None
+        twin.advance_to(time.monotonic_ns(), exact=True)
+        if policy is not None and policy.blockers(self.phone_state()):
+            # the phone's scheduler (WorkManager, BGProcessingTask) does not start it: the job never runs
+            emit({"event": "started", "job_id": job["job_id"], "protocol": job["protocol"],
+                  "t_ns": time.monotonic_ns(), "runner": {"name": "sim-scheduler", "version": "1"}})
+            why = "; ".join(policy.blockers(self.phone_state()))
+            emit({"event": "error", "job_id": job["job_id"], "code": "policy_deferred",
+                  "message": f"policy {policy.name!r} defers the update: {why}"})
+            return collected
 
         def modelled(event: dict[str, Any]) -> None:
             if event.get("event") in TIMED and "start_ns" in event:
@@ -132,12 +149,19 @@ class SimDevice(HostDevice):
                 cost = self.profile.invoke_cost(host_s, self._host_ghz, threads, macs,
                                                 dtype if event["event"] == "invoke" else "fp32", twin.clock)
                 twin.deposit(event["start_ns"], event["end_ns"], cost.energy_j)
-            (on_event or collected.append)(event)
+            emit(event)
+            if policy is not None and event.get("event") == "train_step":
+                twin.advance_to(event["end_ns"])
+                why = policy.blockers(self.phone_state())
+                if why:
+                    raise _Paused(f"policy {policy.name!r} paused the update after step {event['step']}: "
+                                  + "; ".join(why))
 
-        twin.advance_to(time.monotonic_ns(), exact=True)
         twin.awake = True
         try:
             super().run(job, modelled, timeout_s=timeout_s, runner=runner)
+        except _Paused as paused:  # the worker was stopped; the update resumes when the policy allows
+            emit({"event": "error", "job_id": job["job_id"], "code": "policy_paused", "message": str(paused)})
         finally:
             twin.advance_to(time.monotonic_ns(), exact=True)
             twin.awake = False
@@ -145,6 +169,12 @@ class SimDevice(HostDevice):
 
     def sampler(self) -> TelemetrySampler:
         return SimSampler(self.twin)
+
+    def phone_state(self) -> PhoneState:
+        """What the phone's scheduler sees now."""
+        twin = self.twin
+        return PhoneState(charging=twin.battery.plugged, battery_pct=twin.level_pct, thermal_status=twin.status,
+                          unmetered=self.unmetered, screen_on=twin.screen_on)
 
     def induce(self, condition: str, value: Any = None) -> None:
         if condition not in self.capabilities.conditions:
