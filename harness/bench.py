@@ -98,9 +98,10 @@ def check_devices(plan: Sequence[PlannedJob], suite: Suite, devices: dict[str, D
             raise UserError(f"variant {job.variant!r} is {kind} artifact; {device.id} runs only "
                             f"{'/'.join(caps.formats)} artifacts (Core ML runs on ios:<udid> devices): use a variant "
                             "of another format for this device")
-        runner = caps.runner(w.runner)
+        name = w.runner or caps.default_runner  # None: a plan made without make_plan's resolution
+        runner = caps.runner(name)
         if runner is None:
-            raise UserError(f"{device.id} cannot run {RUNNERS[w.runner].description} (runner = {w.runner!r}); "
+            raise UserError(f"{device.id} cannot run {RUNNERS[name].description} (runner = {name!r}); "
                             f"its runners: {', '.join(r.name for r in caps.runners)}")
         if w.signature not in runner.signatures or w.delegate not in runner.delegates:
             raise UserError(f"workload {w.name!r}: {device.id}'s runner {runner.name!r} runs "

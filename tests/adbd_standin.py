@@ -13,7 +13,7 @@ that skips AUTH), so tests drive the whole path through real adbutils and a real
   the stand-in's "companion" conforms exactly like the host runner does.
 - The native runner's aarch64 bundle really runs: a command starting its loader
   (`./ld-linux-aarch64.so.1 ...`) runs under `qemu-aarch64 -L <sandbox>`, so the guest's absolute
-  paths (/data/..., and /proc/cpuinfo: an aarch64 one, tests/fixtures/aarch64_cpuinfo.txt) resolve
+  paths (/data/..., and /proc/cpuinfo: an aarch64 one, tests/fixtures/aarch64_cpuinfo) resolve
   in the sandbox first, as they would on the phone.
 
 Running this file as `python adbd_standin.py tool NAME ARGS...` plays one fake Android tool.
@@ -48,7 +48,7 @@ MKSH = shutil.which("mksh") or "/bin/mksh"
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = ("dumpsys", "cmd", "am", "getprop", "input", "ip", "service", "pm", "qemu-native")
 _AARCH64_LOADER = re.compile(r"(?<![\w./-])(\./ld-linux-aarch64\.so\.1)(?=\s)")
-AARCH64_CPUINFO = Path(__file__).resolve().parent / "fixtures" / "aarch64_cpuinfo.txt"
+AARCH64_CPUINFO = Path(__file__).resolve().parent / "fixtures" / "aarch64_cpuinfo"
 DEVICE_ROOTS = ("/data/", "/sys/", "/sdcard/")
 _DEVICE_PATH = re.compile(r"(?<![\w./-])(/data/|/sys/|/sdcard/)")
 RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"

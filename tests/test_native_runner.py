@@ -16,7 +16,7 @@ from harness.protocol import check_stream, job_from_vector, load_vectors
 
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = load_vectors()
-CPUINFO = Path(__file__).parent / "fixtures" / "aarch64_cpuinfo.txt"
+CPUINFO = Path(__file__).parent / "fixtures" / "aarch64_cpuinfo"
 
 
 def load_build_module():
