@@ -195,6 +195,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 1
 
 
+# -- simulate-day ----------------------------------------------------------------------------------
+
+def cmd_simulate_day(args: argparse.Namespace) -> int:
+    from harness.dashboards.day import day_rows, render_day
+    from harness.simulate.cli import simulate_day_command
+
+    return simulate_day_command(args, _store(args), out, render_day, day_rows)
+
+
 # -- runs / show / dashboard -----------------------------------------------------------------------
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -382,6 +391,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run id, unique prefix, or 'latest'")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.json")
     p.set_defaults(func=cmd_export_trace)
+
+    p = with_results(sub.add_parser("simulate-day", help="a phone twin lives one day of usage while a variant "
+                                    "personalizes under a policy (vs greedy and none): battery, heat, accuracy"))
+    p.add_argument("--profile", default="android-flagship", help="twin profile (sim:<profile>)")
+    p.add_argument("--policy", default="default", help="policy name or .toml policy file")
+    p.add_argument("--variant", default="har-cnn/adapter", help="model variant that personalizes")
+    p.add_argument("--trace", default="workday", help="usage day: a shipped trace name or a .toml file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_simulate_day)
 
     p = sub.add_parser("restore", help="undo conditions an earlier run left induced on a device")
     p.add_argument("device", metavar="ID", help="e.g. android:SERIAL")

@@ -1,0 +1,65 @@
+"""`harness simulate-day`: a twin's day under a policy, against greedy and no personalization; stored and paged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.dashboards.day import render_day
+from harness.devices.sim.profiles import load_profile
+from harness.policy import POLICIES
+from harness.simulate import load_stored_day, run_day, store_day
+from harness.simulate.costs import AccuracyCurve, VariantCosts, accuracy_curve
+from harness.simulate.day import day_names, load_day, simulate_day
+
+COSTS = VariantCosts("har-cnn/adapter", train_step_host_s=0.0007, infer_host_s=0.0002, macs_per_train_step=3_000_000,
+                     macs_per_inference=300_000, dtype="fp32", source="test")
+CURVE = AccuracyCurve((0, 1, 5, 20, 100), (90.0, 90.5, 91.0, 92.0, 93.0), "test")
+
+
+def test_shipped_days_cite_their_sources():
+    assert {"workday", "hot-day", "shift-worker"} <= set(day_names())
+    for name in day_names():
+        day = load_day(name)
+        assert day.sources and all(s.strip() for s in day.sources)
+
+
+@pytest.mark.parametrize("trace", ["workday", "hot-day", "shift-worker"])
+def test_default_policy_updates_only_when_allowed_and_costs_under_one_percent(trace):
+    profile, day = load_profile("android-flagship"), load_day(trace)
+    result = simulate_day(profile, POLICIES["default"], day, COSTS, CURVE)
+    greedy = simulate_day(profile, POLICIES["greedy"], day, COSTS, CURVE)
+    t = result.timeline
+    for i, (hour, updating) in enumerate(zip(t["hour"], t["updating"])):
+        if updating:
+            assert day.at(hour - 0.5 / 60)[0], f"updated at {hour:.2f} h while not charging"
+            assert i == 0 or t["status"][i - 1] < 2 and t["level"][i - 1] >= 30, f"updated at {hour:.2f} h"
+    assert result.personalization_battery_pct < 1.0
+    assert greedy.personalization_battery_j > result.personalization_battery_j
+    assert result.steps_done + result.steps_skipped == greedy.steps_done + greedy.steps_skipped
+    if result.steps_done:
+        assert result.accuracy_end_pct > result.accuracy_start_pct and result.gain_per_j > 0
+
+
+def test_a_hot_day_pauses_and_slows_the_app():
+    profile = load_profile("android-low")
+    policy = POLICIES["default"]
+    hot = simulate_day(profile, policy, load_day("hot-day"), COSTS, CURVE)
+    assert sum(v for k, v in hot.minutes_in_status.items() if k >= 1) > 0, hot.minutes_in_status
+    assert np.max(hot.timeline["skin"]) > 35
+
+
+def test_measured_curve_is_read_from_models_results():
+    curve = accuracy_curve("har-cnn/adapter")
+    assert curve.steps[0] == 0 and len(curve.steps) >= 3
+    assert curve.at(0) == curve.accuracy_pct[0]
+
+
+def test_a_day_is_stored_with_its_page(tmp_path):
+    run = run_day("iphone-13", POLICIES["default"], "workday", COSTS)
+    assert [r.policy for r in run.results] == ["default", "greedy", "none"]
+    folder = store_day(tmp_path, run)
+    data = load_stored_day(folder)
+    assert data["manifest"]["label"] == "model:iphone-13" and len(data["results"]) == 3
+    page = render_day(folder).read_text()
+    assert "model:iphone-13" in page and "battery for personalization" in page
