@@ -198,10 +198,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # -- simulate-day ----------------------------------------------------------------------------------
 
 def cmd_simulate_day(args: argparse.Namespace) -> int:
+    from harness.bench import run_bench
     from harness.dashboards.day import day_rows, render_day
     from harness.simulate.cli import simulate_day_command
 
-    return simulate_day_command(args, _store(args), out, render_day, day_rows)
+    return simulate_day_command(args, _store(args), out, render_day, day_rows, run_bench)
 
 
 # -- runs / show / dashboard -----------------------------------------------------------------------

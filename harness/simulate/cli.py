@@ -40,8 +40,7 @@ batch_size = {batch}
 """
 
 
-def _costs(store: Store, variant: str, console: Console):
-    from harness.bench import run_bench
+def _costs(store: Store, variant: str, console: Console, run_bench: Callable[..., Any]):
     from harness.simulate.costs import stored_costs
     from harness.suite import parse_suite
     from models.zoo import build
@@ -57,15 +56,16 @@ def _costs(store: Store, variant: str, console: Console):
 
 
 def simulate_day_command(args: argparse.Namespace, store: Store, console: Console,
-                         render_day: Callable[[Path], Path], day_rows: Callable[[dict[str, Any]], list]) -> int:
-    """The command; `render_day` and `day_rows` are the dashboard's (the CLI hands them in: layers)."""
+                         render_day: Callable[[Path], Path], day_rows: Callable[[dict[str, Any]], list],
+                         run_bench: Callable[..., Any]) -> int:
+    """The command; `render_day`, `day_rows` (the dashboard's) and `run_bench` come from the CLI (layers)."""
     from harness.devices.sim.device import host_ghz
     from harness.errors import UserError
     from harness.policy import policy_from
     from harness.simulate import run_day, store_day
 
     policy = policy_from(args.policy, "--policy")
-    costs = _costs(store, args.variant, console)
+    costs = _costs(store, args.variant, console, run_bench)
     if costs is None:
         raise UserError(f"could not measure {args.variant} on this host")
     run = run_day(args.profile, policy, args.trace, costs, host_ghz=host_ghz())
