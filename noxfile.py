@@ -77,3 +77,5 @@ def perf(session: nox.Session) -> None:
     session.run("python", "benchmarks/dashboards_100_runs.py")
     session.run("python", "benchmarks/memory_flat.py")
     session.run("python", "benchmarks/gate_false_alarms.py")
+    _native(session)
+    session.run("python", "benchmarks/native_parity.py")
