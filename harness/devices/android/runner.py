@@ -16,6 +16,7 @@ import json
 import posixpath
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from harness.devices.android.transport import Shell, sh_join
@@ -48,20 +49,36 @@ def parse_status_line(line: str) -> dict[str, Any] | None:
     return event
 
 
-class InstrumentationRunner:
-    """Pushes the job JSON, starts the companion, streams its events until `finished` or `error`.
+class _StreamingRunner:
+    """Pushes the job JSON into the session's `jobs/`, starts the runner over one adb shell, streams its
+    events until `finished` or `error`. A subclass gives the command, how a line becomes an event, and what
+    a job that ended without either is blamed on.
 
     `work_dir` is the session's own directory on the phone (staging.session_dir): job files of two
     sessions never share a path, however their job ids repeat.
     """
 
-    def __init__(self, shell: Shell, work_dir: str, component: str = RUNNER_COMPONENT):
-        self.shell, self.work_dir, self.component = shell, work_dir, component
+    name = "runner"
+
+    def __init__(self, shell: Shell, work_dir: str):
+        self.shell, self.work_dir = shell, work_dir
         self.jobs_dir = posixpath.join(work_dir, "jobs")
         self.dir_ready = False  # set once jobs_dir exists (the device may make it in another round trip)
 
     def job_path(self, job_id: str) -> str:
         return posixpath.join(self.jobs_dir, f"{job_id}.json")
+
+    def command(self, job_path: str) -> str:
+        raise NotImplementedError
+
+    def parse(self, line: str) -> dict[str, Any] | None:
+        """The event on one output line, None for another line."""
+        raise NotImplementedError
+
+    def unfinished(self, job: dict[str, Any], job_path: str, count: int, other: Sequence[str]) -> DeviceError:
+        tail = " | ".join(line for line in other if line.strip())[-300:]
+        return CompanionAppError(f"{self.name} ended job {job['job_id']} without finished/error after {count} "
+                                 f"events: {tail or 'no output'}")
 
     def run(self, job: dict[str, Any], on_event: EventCallback | None, timeout_s: float) -> list[dict[str, Any]]:
         """Stream the job's events; DeviceTimeout once `timeout_s` passed (checked as lines arrive, and
@@ -71,20 +88,19 @@ class InstrumentationRunner:
             self.shell.run(sh_join(["mkdir", "-p", self.jobs_dir]))
             self.dir_ready = True
         self.shell.push(json.dumps(job).encode(), job_path)
-        command = sh_join(["am", "instrument", "-w", "-r", "-e", "job", job_path, self.component])
         received = Received(on_event)
-        other: collections.deque[str] = collections.deque(maxlen=40)  # the companion's last other lines
+        other: collections.deque[str] = collections.deque(maxlen=40)  # the runner's last other lines
         deadline = time.monotonic() + timeout_s
         try:
-            for line in self.shell.stream(command, timeout_s):
+            for line in self.shell.stream(self.command(job_path), timeout_s):
                 if time.monotonic() > deadline:
                     raise DeviceTimeout(f"{self.shell.serial}: job {job['job_id']} did not finish within "
                                         f"{timeout_s:g} s")
-                event = parse_status_line(line)
+                event = self.parse(line)
                 if event is None:
                     other.append(line)
-                    continue
-                received(event)
+                else:
+                    received(event)
         except DeviceError as exc:
             if not self.shell.online():
                 raise DeviceError(f"{self.shell.serial} went offline during job {job['job_id']}: {exc}") from exc
@@ -95,11 +111,23 @@ class InstrumentationRunner:
             raise DeviceError(
                 f"{self.shell.serial} went offline during job {job['job_id']} after {received.count} events"
             )
-        tail = " | ".join(line for line in other if line.strip())[-300:]
-        raise CompanionAppError(
-            f"companion ended job {job['job_id']} without finished/error after {received.count} events: "
-            f"{tail or 'no output'}"
-        )
+        raise self.unfinished(job, job_path, received.count, other)
+
+
+class InstrumentationRunner(_StreamingRunner):
+    """The companion app: `am instrument -w -r`, events on its instrumentation status lines."""
+
+    name = "companion"
+
+    def __init__(self, shell: Shell, work_dir: str, component: str = RUNNER_COMPONENT):
+        super().__init__(shell, work_dir)
+        self.component = component
+
+    def command(self, job_path: str) -> str:
+        return sh_join(["am", "instrument", "-w", "-r", "-e", "job", job_path, self.component])
+
+    def parse(self, line: str) -> dict[str, Any] | None:
+        return parse_status_line(line)
 
 
 # `benchmark_model` (LiteRT's native tool) summary lines, e.g.
@@ -181,7 +209,7 @@ class BenchmarkModelRunner:
         return benchmark_model_timings(result.stdout + "\n" + result.stderr)
 
 
-class NativeRunner:
+class NativeRunner(_StreamingRunner):
     """Runs jobs with the native C runner (device_apps/native) from a staged glibc bundle over `adb shell`.
 
     The bundle's own loader starts it, as from /data/local/tmp on any arm64 phone:
@@ -192,10 +220,10 @@ class NativeRunner:
     is read back only when the job ends without `finished`/`error`.
     """
 
+    name = "native runner"
+
     def __init__(self, shell: Shell, work_dir: str):
-        self.shell, self.work_dir = shell, work_dir
-        self.jobs_dir = posixpath.join(work_dir, "jobs")
-        self.dir_ready = False
+        super().__init__(shell, work_dir)
         self.bundle_dir: str | None = None  # set once the bundle is staged (AndroidDevice.check_runners)
 
     def command(self, job_path: str) -> str:
@@ -203,35 +231,18 @@ class NativeRunner:
         return (f"cd {sh_join([self.bundle_dir])} && exec ./ld-linux-aarch64.so.1 --library-path . ./runner "
                 f"{sh_join([job_path])} 2>{sh_join([job_path + '.stderr'])}")
 
+    def parse(self, line: str) -> dict[str, Any] | None:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        return event if isinstance(event, dict) and "event" in event else None
+
+    def unfinished(self, job: dict[str, Any], job_path: str, count: int, other: Sequence[str]) -> DeviceError:
+        log = self.shell.run(sh_join(["tail", "-c", "600", job_path + ".stderr"]), check=False).stdout
+        return super().unfinished(job, job_path, count, [*other, *log.splitlines()])
+
     def run(self, job: dict[str, Any], on_event: EventCallback | None, timeout_s: float) -> list[dict[str, Any]]:
         if self.bundle_dir is None:
             raise CompanionAppError("the native runner is not staged on this phone (check_runners stages it)")
-        job_path = posixpath.join(self.jobs_dir, f"{job['job_id']}.json")
-        if not self.dir_ready:
-            self.shell.run(sh_join(["mkdir", "-p", self.jobs_dir]))
-            self.dir_ready = True
-        self.shell.push(json.dumps(job).encode(), job_path)
-        received = Received(on_event)
-        other: collections.deque[str] = collections.deque(maxlen=20)
-        deadline = time.monotonic() + timeout_s
-        try:
-            for line in self.shell.stream(self.command(job_path), timeout_s):
-                if time.monotonic() > deadline:
-                    raise DeviceTimeout(f"{self.shell.serial}: job {job['job_id']} did not finish within "
-                                        f"{timeout_s:g} s")
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    other.append(line)
-                    continue
-                received(event)
-        except DeviceError as exc:
-            if not self.shell.online():
-                raise DeviceError(f"{self.shell.serial} went offline during job {job['job_id']}: {exc}") from exc
-            raise
-        if received.ended:
-            return received.events
-        log = self.shell.run(sh_join(["tail", "-c", "600", job_path + ".stderr"]), check=False).stdout
-        tail = " | ".join(line for line in [*other, *log.splitlines()] if line.strip())[-400:]
-        raise CompanionAppError(f"native runner ended job {job['job_id']} without finished/error after "
-                                f"{received.count} events: {tail or 'no output'}")
+        return super().run(job, on_event, timeout_s)
