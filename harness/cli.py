@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from harness.errors import HarnessError, UserError
@@ -100,11 +100,13 @@ def cmd_devices(args: argparse.Namespace) -> int:
 class _RichReporter:
     """Draws a progress bar per job on stderr."""
 
-    def __init__(self, progress: Progress):
-        self.progress, self.task = progress, None
+    def __init__(self, progress: Progress, console: Console | None = None):
+        self.progress, self.task, self.console = progress, None, console or err
 
     def building(self, variant: str) -> None:
-        err.print(f"[dim]artifact[/] {escape(variant)} (built or taken from the cache)")
+        # a cold cache trains and converts here (minutes): say so before the wait
+        self.console.print(f"[dim]artifact[/] {escape(variant)} (taken from the cache, or built now: the first "
+                           "build of the activity-recognition zoo takes ~2 min)", soft_wrap=True)
 
     def job_started(self, job, expected_events: int) -> None:
         label = f"{job.job_id} {job.variant} · {job.workload.name} · {job.device} · rep {job.repetition}"
@@ -115,11 +117,11 @@ class _RichReporter:
             self.progress.advance(self.task)
 
     def note(self, message: str) -> None:
-        err.print(f"[yellow]note[/] {escape(message)}", soft_wrap=True)
+        self.console.print(f"[yellow]note[/] {escape(message)}", soft_wrap=True)
 
     def device_lost(self, device_id: str, cause: str, jobs_left: int, run_id: str) -> None:
-        err.print(f"[red]lost[/] {escape(cause)}; its {jobs_left} remaining job(s) wait for `harness bench --resume "
-                  f"{escape(run_id)}`; the other devices carry on", soft_wrap=True)
+        self.console.print(f"[red]lost[/] {escape(cause)}; its {jobs_left} remaining job(s) wait for `harness bench "
+                           f"--resume {escape(run_id)}`; the other devices carry on", soft_wrap=True)
 
     def job_finished(self, job, row: dict[str, Any]) -> None:
         if row["status"] == "ok":
@@ -129,13 +131,83 @@ class _RichReporter:
             self.progress.update(self.task, description=f"[red]{escape(failed)}")
 
 
+def _joules(value: float) -> str:
+    for scale, unit in ((1, "J"), (1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g} J"
+
+
+def _energy_cells(ok, manifest: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(energy per inference or per update, its source and status, × the physical floor, gain per joule).
+
+    A twin's figures carry their `model:<profile>` label in the source cell: measured and modelled never share
+    a column unlabelled."""
+    from harness.devices.sim.physics import MAC_FLOOR_PJ
+
+    if ok.empty or "energy_status" not in ok:
+        return "—", "—", "—", "—"
+    first = ok.iloc[0]
+    source = f"{first.get('energy_source') or '—'} ({first.get('energy_status')})"
+    resolved = ok[ok["energy_status"] == "ok"]
+    if resolved.empty:
+        return "—", source, "—", "—"
+    train = first["signature"] == "train"
+    joules = float((resolved["energy_joules"] if train else resolved["energy_per_item_j"]).median())
+    value = f"{_joules(joules)}/{'update' if train else 'inf'}"
+    floor = "—"
+    macs = manifest.get("macs_per_inference")
+    if not train and macs:
+        dtype = "int8" if "int8" in str(manifest.get("quantization") or "") else "fp32"
+        floor = f"{joules / (macs * MAC_FLOOR_PJ[dtype] * 1e-12):,.0f}×"
+    gain = resolved["accuracy_gain"].dropna() if "accuracy_gain" in resolved else resolved.iloc[0:0]
+    per_j = f"{gain.median() * 100 / joules:+.3g} pts/J" if train and len(gain) else "—"
+    return value, source, floor, per_j
+
+
+def _energy_tables(rows: Sequence[dict[str, Any]], artifacts: dict[str, Any]) -> list[Table | str]:
+    """Per device: energy per inference / per update, × the physical floor (MACs × 0.23 pJ int8, × 4.6 pJ fp32;
+    Horowitz, ISSCC 2014), accuracy gain and gain per joule. One table per device, titled with its energy source,
+    so a modelled figure (`model:<profile>`) never sits unlabelled beside a measured one; a device with no
+    resolved energy is one line saying why."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if frame.empty or "energy_status" not in frame:
+        return []
+    parts: list[Table | str] = []
+    for device, d in frame.groupby("device_id", sort=False):
+        ok = d[d["status"] == "ok"]
+        resolved = ok[ok["energy_status"] == "ok"]
+        if resolved.empty:
+            first = (ok if len(ok) else d).iloc[0]
+            why = f": {first['energy_reason']}" if first["energy_reason"] else ""
+            parts.append(f"{device}: no energy figure ({first['energy_source'] or 'no source'}: "
+                         f"{first['energy_status']}{why})")
+            continue
+        sources = sorted(set(resolved["energy_source"]))
+        kind = "modelled" if all(s.startswith("model:") for s in sources) else "measured"
+        table = Table(title=Text(f"Energy and accuracy on {device} ({kind}: {', '.join(sources)})"))
+        for col in ("variant", "workload", "acc gain pts", "energy", "status", "× floor", "gain/J"):
+            table.add_column(col, justify="left" if col in ("variant", "workload", "status") else "right",
+                             overflow="fold")
+        for (variant, workload), g in ok.groupby(["variant", "workload"], sort=False):
+            value, source, floor, per_j = _energy_cells(g, artifacts.get(variant, {}))
+            gain = g["accuracy_gain"].dropna() if "accuracy_gain" in g else g.iloc[0:0]
+            _row(table, variant, workload, f"{gain.median() * 100:+.1f}" if len(gain) else "—", value,
+                 source.rsplit("(", 1)[-1].rstrip(")"), floor, per_j)
+        parts.append(table)
+    return parts
+
+
 def _summary_table(rows: Sequence[dict[str, Any]]) -> Table:
     import pandas as pd
 
     frame = pd.DataFrame(rows)
     table = Table(title="Summary (medians over repetitions; latency measured on the device)")
     for col in ("variant", "workload", "device", "jobs ok", "p50 ms", "p90 ms", "p99 ms", "final loss", "delta bytes"):
-        table.add_column(col, justify="left" if col in ("variant", "workload", "device") else "right")
+        table.add_column(col, justify="left" if col in ("variant", "workload", "device") else "right",
+                         overflow="fold")  # names wrap, never cut
 
     def fmt(series, spec="{:.3f}"):
         series = series.dropna() if series is not None else series
@@ -146,6 +218,32 @@ def _summary_table(rows: Sequence[dict[str, Any]]) -> Table:
         _row(table, variant, workload, device, f"{len(ok)}/{len(g)}", fmt(ok.get("p50_ms")), fmt(ok.get("p90_ms")),
              fmt(ok.get("p99_ms")), fmt(ok.get("final_loss"), "{:.4f}"), fmt(ok.get("delta_bytes"), "{:,.0f}"))
     return table
+
+
+@contextlib.contextmanager
+def _native_logs_aside(verbose: bool) -> Iterator[Console]:
+    """TensorFlow's and absl's C++ log lines (model builds print them on file descriptor 2) go to a log file,
+    not the terminal, unless `verbose`; the console it yields writes to the real stderr (progress, notes)."""
+    if verbose:
+        yield err
+        return
+    import os
+    import tempfile
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.NamedTemporaryFile(prefix="harness-native-", suffix=".log", delete=False) as log:
+        os.dup2(log.fileno(), 2)
+    try:
+        with os.fdopen(os.dup(saved), "w", buffering=1) as real:
+            yield Console(file=real, stderr=True, highlight=False)
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if os.path.getsize(log.name) == 0:
+            os.unlink(log.name)
 
 
 @contextlib.contextmanager
@@ -173,17 +271,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     store = _store(args)
     if args.job_timeout is not None and not args.job_timeout > 0:
         raise UserError(f"--job-timeout must be a number of seconds > 0, not {args.job_timeout}")
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=err)
-    reporter = _RichReporter(progress)
-    with progress, _stop_signals_interrupt():
-        if args.resume is not None:
-            result = resume_bench(store, args.resume, reporter=reporter, job_timeout_s=args.job_timeout)
-        else:
-            suite_path = args.suite or DEFAULT_SUITE
-            result = run_bench(load_suite(suite_path), store, suite_path=suite_path, device_ids=args.device,
-                               reporter=reporter, job_timeout_s=args.job_timeout)
+    # counts and elapsed time first: at 100 columns a long job name wraps, the numbers never get cut
+    with _native_logs_aside(args.verbose) as console:
+        progress = Progress(MofNCompleteColumn(), BarColumn(bar_width=12), TimeElapsedColumn(),
+                            TextColumn("{task.description}", table_column=Column(no_wrap=False, overflow="fold")),
+                            console=console)
+        reporter = _RichReporter(progress, console)
+        with progress, _stop_signals_interrupt():
+            if args.resume is not None:
+                result = resume_bench(store, args.resume, reporter=reporter, job_timeout_s=args.job_timeout)
+            else:
+                suite_path = args.suite or DEFAULT_SUITE
+                result = run_bench(load_suite(suite_path), store, suite_path=suite_path, device_ids=args.device,
+                                   reporter=reporter, job_timeout_s=args.job_timeout)
     out.print(_summary_table(result.rows))
+    for part in _energy_tables(result.rows, store.manifest(result.run_id).get("artifacts", {})):
+        out.print(part, soft_wrap=True, markup=False) if isinstance(part, str) else out.print(part)
     dashboard = render_runs(store, [result.run_id], result.run_dir / "dashboard.html")
     failed = sum(r["status"] != "ok" for r in result.rows)
     out.print(f"run {result.run_id}: {result.status}, {len(result.rows)} jobs ({failed} failed) "
@@ -353,6 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "it fails and the run goes on (default 3600; a workload's timeout_s may be tighter)")
     p.add_argument("--resume", metavar="RUN", help="run only the jobs an incomplete or interrupted run lacks (those "
                    "lost with a device included), with its stored suite, into that run")
+    p.add_argument("--verbose", action="store_true", help="let TensorFlow's and absl's own log lines through")
     p.set_defaults(func=cmd_bench)
 
     p = with_results(sub.add_parser("runs", help="list stored runs"))

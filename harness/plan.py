@@ -74,6 +74,8 @@ def make_plan(suite: Suite, devices: tuple[str, ...] | None = None) -> list[Plan
             variants = suite.variants if rep % 2 == 0 else tuple(reversed(suite.variants))
             for workload in workloads:
                 for variant in variants:
+                    if workload.variants is not None and variant not in workload.variants:
+                        continue  # e.g. a train workload on the variants that have a train signature
                     order = len(jobs)
                     jobs.append(PlannedJob(f"j{order:04d}", order, variant, workload, device, rep))
     return jobs

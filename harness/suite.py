@@ -85,6 +85,7 @@ class Workload:
     background: str | None = None  # infer: a train workload run at the same time (latency a user feels)
     timeout_s: float | None = None  # a job of this workload that runs longer has hung: it fails, the run goes on
     policy: Policy | None = None  # train: the suite's scheduling policy, set by the plan (not a workload key)
+    variants: tuple[str, ...] | None = None  # only these of the suite's variants run this workload (None: all)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +164,11 @@ def _workload(table: Any, where: str) -> Workload:
     _check_runner(table, signature, where)
     for key in ("data", "background"):
         _typed(table, key, str, where)
+    if "variants" in table:
+        only = table["variants"]
+        if not isinstance(only, list) or not only or not all(isinstance(v, str) and v for v in only):
+            raise UserError(f"{where}: variants must be a non-empty list of variant names (\"<model>/<technique>\")")
+        fields["variants"] = tuple(only)
     if "data" in table:
         _check_data(table["data"], signature, where)
     if "background" in table and (signature != "infer" or table.get("runner") == "benchmark_model"):
@@ -305,6 +311,10 @@ def parse_suite(text: str, origin: str = "<suite>") -> Suite:
     if len({w.name for w in workloads}) != len(workloads):
         raise UserError(f"{origin}: two workloads share a name")
     _check_background(workloads, origin)
+    for w in workloads:
+        unknown = sorted(set(w.variants or ()) - set(variants))
+        if unknown:
+            raise UserError(f"{origin}: workload {w.name!r} names variant {unknown[0]!r}, which no [[models]] lists")
     devices = _typed(data, "devices", list, origin, ["host"])
     if not devices or not all(isinstance(d, str) and d for d in devices):
         raise UserError(f"{origin}: devices must be a non-empty list of device ids")

@@ -27,8 +27,18 @@ batch_size = 16
 
 def test_default_suite_parses():
     suite = load_suite(DEFAULT_SUITE)
-    assert suite.devices == ("host",)
-    assert suite.variants
+    assert suite.devices == ("host", "sim:android-flagship")
+    assert {"har-cnn/float32", "har-cnn/bitfit", "har-cnn/adapter", "har-cnn/int8-full",
+            "har-cnn/early-exit"} <= set(suite.variants)
+    plan = make_plan(suite)
+    trained = {j.variant for j in plan if j.workload.signature == "train"}
+    assert trained == {"har-cnn/bitfit", "har-cnn/adapter"}  # a workload's `variants` limits where it runs
+
+
+def test_a_workload_naming_a_variant_no_model_lists_is_refused():
+    text = SUITE.replace('name = "inf"', 'name = "inf"\nvariants = ["m/zz"]', 1)
+    with pytest.raises(UserError, match="names variant 'm/zz'"):
+        parse_suite(text)
 
 
 def test_plan_alternates_variants_and_emits_valid_jobs():
