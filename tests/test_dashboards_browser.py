@@ -39,4 +39,5 @@ def test_energy_page_names_modelled_sources_and_shades_jobs(pages):
     text = (pages / "run.html").read_text()
     assert "model:pixel7\\u002fpower (modelled)" in text  # plotly JSON escapes "/"
     assert "j0000" in text  # a job span label
-    assert "personalization_drain_ratio" in text
+    assert "<table class='kpis'>" in text and "power while personalizing" in text  # KPI cards, not a JSON dump
+    assert "modelled (model:pixel7)" in text

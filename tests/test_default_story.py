@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from rich.console import Console
 
 from harness.cli import _energy_tables, _native_logs_aside
@@ -43,3 +44,46 @@ def test_native_log_lines_stay_out_of_the_terminal(capfd):
     with _native_logs_aside(verbose=True):
         os.write(2, b"I0000 verbose line\n")
     assert "verbose line" in capfd.readouterr().err
+
+
+TWIN_SUITE = """
+name = "twin-story"
+devices = ["sim:android-low"]
+repetitions = 1
+baseline_s = 0.3
+[[models]]
+name = "toy-cnn"
+variants = ["last-layer"]
+[[workloads]]
+name = "infer"
+signature = "infer"
+warmup = 2
+iterations = 20
+min_duration_s = 0.5
+[[workloads]]
+name = "personalize"
+signature = "train"
+steps = 300
+batch_size = 16
+"""
+
+
+@pytest.mark.browser
+def test_a_twin_run_fills_every_figure(tmp_path, toy_artifact, chromium):
+    from harness.bench import run_bench
+    from harness.dashboards.run import render_runs
+    from harness.store import Store
+    from harness.suite import parse_suite
+    from tests.browser import open_dashboard
+
+    store = Store(tmp_path / "store")
+    result = run_bench(parse_suite(TWIN_SUITE), store)
+    page = render_runs(store, [result.run_id], tmp_path / "run.html")
+    text = page.read_text()
+    assert "model:android-low\\u002fpower (modelled)" in text  # the timeline labels the twin modelled
+    assert "(modelled)" in text and "no telemetry sampled" not in text
+    assert "no training job with resolved energy" not in text  # the Pareto has its point
+    assert "modelled (model:android-low)" in text  # KPI cards say where their figures come from
+    check = open_dashboard(chromium, page, tmp_path / "run.png", tmp_path / "profile")
+    assert check.console_errors == []
+    assert check.figure_ids == ["fig-0", "fig-1", "fig-2", "fig-3", "fig-4"]

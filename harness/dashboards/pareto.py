@@ -37,8 +37,10 @@ def pareto_figure(results: pd.DataFrame) -> tuple[go.Figure, str]:
     quality_col = "accuracy_gain" if higher else "final_loss"
     note = f"{len(resolved)} of {len(train)} training jobs have resolved energy"
     if resolved.empty or quality_col not in resolved:
-        fig.add_annotation(text="no training job with resolved energy", showarrow=False, x=0.5, y=0.5,
-                           xref="paper", yref="paper")
+        reasons = sorted({f"{r.energy_source or 'no source'}: {r.energy_status}" for r in train.itertuples()})
+        fig.add_annotation(text="no training job with resolved energy (" + ("; ".join(reasons) or "no training jobs")
+                                + "); a phone or a phone twin (sim:<profile>, modelled) gives one", showarrow=False,
+                           x=0.5, y=0.5, xref="paper", yref="paper")
         return fig, note
     points = resolved.groupby(["device_id", "variant", "energy_kind"], as_index=False).agg(
         energy=("energy_per_item_j", "median"), quality=(quality_col, "median"))

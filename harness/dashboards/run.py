@@ -8,7 +8,6 @@ loaded whole: a long job's millions of invokes cost the dashboard neither memory
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,11 +15,11 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-from harness.analysis.kpis import run_kpis
+from harness.analysis.kpis import RunKPIs, run_kpis
 from harness.dashboards.html import Section, write_page
 from harness.dashboards.pareto import pareto_figure
 from harness.dashboards.timeline import timeline_figure
-from harness.events import MEASURED_SQL
+from harness.events import MEASURED_SQL, is_modelled
 from harness.store import Store
 
 __all__ = ["render_runs"]
@@ -97,12 +96,61 @@ def _job_table(results: pd.DataFrame) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _kpi_rows(k: RunKPIs, telemetry: str) -> list[tuple[str, str, str]]:
+    """(KPI, value with unit, source) rows; a KPI that cannot be computed says why instead of a value."""
+    def why(word: str) -> str:
+        return next((n for n in k.notes if word in n), "not computed")
+
+    rows = []
+    if k.thermal_fraction:
+        shares = ", ".join(f"status {s}: {f:.0%}" for s, f in sorted(k.thermal_fraction.items()))
+        rows += [("time per thermal status", shares, telemetry),
+                 ("hottest thermal status", f"{k.max_thermal_status} ({'throttled' if k.throttled else 'nominal'})",
+                  telemetry)]
+    else:
+        rows.append(("time per thermal status", "— " + why("thermal"), telemetry))
+    if k.personalization_power_w is not None:
+        rows.append(("power while personalizing", f"{k.personalization_power_w:.3f} W", telemetry))
+        if k.baseline_power_w is not None:
+            rows.append(("idle power before it", f"{k.baseline_power_w:.3f} W (× {k.personalization_drain_ratio:.1f})",
+                         telemetry))
+    else:
+        rows.append(("power while personalizing", "— " + why("drain"), telemetry))
+    if k.battery_level_delta_pct is not None:
+        rows.append(("battery level change during personalization", f"{k.battery_level_delta_pct:+.4f} %", telemetry))
+    for variant, g in sorted(k.accuracy_gain_per_j.items()):
+        rows.append((f"accuracy gain per joule, {variant}", f"{g * 100:+.3g} points/J", telemetry))
+    if not k.accuracy_gain_per_j:
+        rows.append(("accuracy gain per joule", "— " + why("accuracy"), ""))
+    for label, p in sorted(k.latency_ms.items()):
+        rows.append((f"latency, {label}", f"p50 {p['p50']:.3f} · p90 {p['p90']:.3f} · p99 {p['p99']:.3f} ms",
+                     "measured"))
+    for variant, size in sorted(k.delta_bytes.items()):
+        rows.append((f"personalization delta, {variant}", f"{size:,} bytes", "artifact"))
+    if k.foreground_p50_ms is not None:
+        rows.append(("inference latency under an update", f"p50 {k.foreground_p50_ms:.3f} · p99 "
+                     f"{k.foreground_p99_ms:.3f} ms", "measured"))
+    else:
+        rows.append(("inference latency under an update", "— " + why("foreground"), ""))
+    return rows
+
+
+def _kpi_table(k: RunKPIs, samples: pd.DataFrame) -> str:
+    sources = sorted(set(samples["source"])) if len(samples) else []
+    models = sorted({s.split("/")[0] for s in sources if is_modelled(s)})
+    measured = sorted({s for s in sources if not is_modelled(s)})
+    telemetry = " · ".join([*(f"modelled ({m})" for m in models), *(f"measured ({m})" for m in measured)]) or "—"
+    body = "".join(f"<tr><th style='text-align:left'>{html.escape(a)}</th><td>{html.escape(b)}</td>"
+                   f"<td style='text-align:left'>{html.escape(c)}</td></tr>" for a, b, c in _kpi_rows(k, telemetry))
+    return f"<table class='kpis'><tr><th>KPI</th><th>value</th><th>source</th></tr>{body}</table>"
+
+
 def _energy_sections(results: pd.DataFrame, con: duckdb.DuckDBPyConnection, samples: pd.DataFrame) -> list[Section]:
     pareto, pareto_note = pareto_figure(results)
     # the foreground-under-training KPI reads the events of jobs with a background job beside them only
     beside = list(results.loc[results["background_workload"].notna(), "job_id"]) if len(results) else []
     events = con.execute("SELECT * EXCLUDE (payload) FROM events WHERE list_contains(?, job_id)", [beside]).df()
-    kpis = json.dumps(run_kpis(results, events, samples).to_dict(), indent=1, default=str)
+    kpis = _kpi_table(run_kpis(results, events, samples), samples)
     spans = con.execute("SELECT job_id, min(coalesce(start_ns, t_ns)) AS start_ns, max(coalesce(end_ns, t_ns)) "
                         "AS end_ns FROM events GROUP BY job_id ORDER BY job_id").df()
     return [
@@ -110,7 +158,8 @@ def _energy_sections(results: pd.DataFrame, con: duckdb.DuckDBPyConnection, samp
                 note="As sampled on the device (modelled sources are labelled); shaded: job spans; long traces "
                      "downsampled with LTTB."),
         Section("Energy–accuracy Pareto per device", pareto, note=pareto_note),
-        Section("KPIs", fragment=f"<pre>{html.escape(kpis)}</pre>"),
+        Section("KPIs", fragment=kpis, note="Latency is measured on the device; power, battery and thermal KPIs "
+                "carry their source: a phone twin's are modelled (model:<profile>)."),
     ]
 
 

@@ -33,6 +33,12 @@ def timeline_figure(results: pd.DataFrame, samples: pd.DataFrame, spans: pd.Data
         fig.add_annotation(text="no telemetry or events stored for this run", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
         return fig
+    if samples.empty:
+        fig.add_annotation(text="no telemetry sampled: this run's devices read no power, battery or thermal sensor "
+                                "(e.g. a VM host without RAPL or thermal zones; see `harness devices`); a phone or a "
+                                "phone twin (sim:<profile>, modelled) fills this", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+        return fig
     origin = int(stamps.min())
     for (source, channel, unit), g in samples.groupby(["source", "channel", "unit"]) if not samples.empty else ():
         row = _row(unit)
