@@ -482,6 +482,54 @@ def _check_artifacts_used(artifacts: Mapping[str, Artifact], used: Mapping[str, 
                             f"{sha[:12]}…: resuming would mix two models; start a new run")
 
 
+def _lanes(todo: Sequence[PlannedJob], devices: Mapping[str, Device]) -> list[list[PlannedJob]]:
+    """The jobs by the compute their device runs on (`Device.compute`), each lane in plan order: devices that
+    share it (the host and the twins it runs) take turns, so none skews another's numbers; the rest run at
+    once (phones)."""
+    lanes: dict[str, list[PlannedJob]] = {}
+    for job in todo:
+        lanes.setdefault(devices[job.device].compute, []).append(job)
+    return list(lanes.values())
+
+
+def _run_lanes(lanes: Sequence[Sequence[PlannedJob]],
+               run_lane: Callable[[Sequence[PlannedJob], threading.Event], None]) -> None:
+    """Each lane's jobs in order, the lanes at once (one thread each; a single lane runs here).
+
+    Ctrl-C stops every lane after the job it is running (a second one stops waiting for them); a lane's
+    error stops the others the same way and is raised here.
+    """
+    stop = threading.Event()
+    if len(lanes) <= 1:
+        for lane in lanes:
+            run_lane(lane, stop)
+        return
+    errors: list[BaseException] = []
+
+    def work(lane: Sequence[PlannedJob]) -> None:
+        try:
+            run_lane(lane, stop)
+        except BaseException as exc:  # noqa: BLE001 (handed to the main thread)
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=work, args=(lane,), name=f"lane-{i}", daemon=True)
+               for i, lane in enumerate(lanes)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        raise
+    if errors:
+        raise errors[0]
+
+
 def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
            start_run: Callable[[dict[str, Any]], RunWriter], *, reporter: Reporter, open_device: DeviceOpener,
            job_timeout_s: float | None, suite_path: Path | None = None,
@@ -517,24 +565,33 @@ def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
             for condition in suite.conditions:
                 device.induce(condition.name, condition.value)
         writer = start_run(metadata)
-        for job in todo:
-            if job.device in lost:
-                continue
-            with writer.job_events(job.job_id) as sink:
-                try:
-                    row, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite,
-                                            reporter, job_timeout_s, sink)
-                except DeviceLost as exc:
-                    lost[job.device] = str(exc)
-                else:
-                    writer.write_job(row, sink, samples)
-                    rows.append(row)
-                    reporter.job_finished(job, row)
-                    if row["error_code"] == DeviceLost.__name__:
-                        lost[job.device] = row["error_message"]
-            if job.device in lost:
-                left = sum(j.device == job.device for j in todo[todo.index(job):])
-                reporter.device_lost(job.device, lost[job.device], left, writer.run_id)
+        stored = threading.Lock()  # lanes store their jobs one at a time
+
+        def run_lane(lane: Sequence[PlannedJob], stop: threading.Event) -> None:
+            for job in lane:
+                if stop.is_set():
+                    return
+                if job.device in lost:
+                    continue
+                with writer.job_events(job.job_id) as sink:
+                    try:
+                        row, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite,
+                                                reporter, job_timeout_s, sink)
+                    except DeviceLost as exc:
+                        lost[job.device] = str(exc)
+                    else:
+                        with stored:
+                            writer.write_job(row, sink, samples)
+                            rows.append(row)
+                        reporter.job_finished(job, row)
+                        if row["error_code"] == DeviceLost.__name__:
+                            lost[job.device] = row["error_message"]
+                if job.device in lost:
+                    left = sum(j.device == job.device for j in lane[lane.index(job):])
+                    reporter.device_lost(job.device, lost[job.device], left, writer.run_id)
+
+        _run_lanes(_lanes(todo, devices), run_lane)
+        rows.sort(key=lambda r: r["order"])
         status = "complete" if writer.manifest["jobs_done"] == len(plan) and not lost else "incomplete"
     except KeyboardInterrupt:
         status = "interrupted"

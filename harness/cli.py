@@ -101,7 +101,9 @@ class _RichReporter:
     """Draws a progress bar per job on stderr."""
 
     def __init__(self, progress: Progress, console: Console | None = None):
-        self.progress, self.task, self.console = progress, None, console or err
+        self.progress, self.console = progress, console or err
+        self.tasks: dict[str, tuple[Any, int]] = {}  # job id -> (its bar, expected events): devices that do not
+        # share compute run at once
 
     def building(self, variant: str) -> None:
         # a cold cache trains and converts here (minutes): say so before the wait
@@ -110,11 +112,11 @@ class _RichReporter:
 
     def job_started(self, job, expected_events: int) -> None:
         label = f"{job.job_id} {job.variant} · {job.workload.name} · {job.device} · rep {job.repetition}"
-        self.task = self.progress.add_task(escape(label), total=expected_events)
+        self.tasks[job.job_id] = self.progress.add_task(escape(label), total=expected_events), expected_events
 
     def event(self, job, event: dict[str, Any]) -> None:
         if event.get("event") in TIMED:
-            self.progress.advance(self.task)
+            self.progress.advance(self.tasks[job.job_id][0])
 
     def note(self, message: str) -> None:
         self.console.print(f"[yellow]note[/] {escape(message)}", soft_wrap=True)
@@ -124,11 +126,12 @@ class _RichReporter:
                            f"--resume {escape(run_id)}`; the other devices carry on", soft_wrap=True)
 
     def job_finished(self, job, row: dict[str, Any]) -> None:
+        task, total = self.tasks[job.job_id]
         if row["status"] == "ok":
-            self.progress.update(self.task, completed=self.progress.tasks[-1].total)
+            self.progress.update(task, completed=total)
         else:
             failed = f"{job.job_id} failed: {row['error_message']}"
-            self.progress.update(self.task, description=f"[red]{escape(failed)}")
+            self.progress.update(task, description=f"[red]{escape(failed)}")
 
 
 def _joules(value: float) -> str:
@@ -296,6 +299,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
                   f"{result.run_id}`", soft_wrap=True, markup=False)
     out.print(f"dashboard: {dashboard}", soft_wrap=True, markup=False)
     return 0 if failed == 0 else 1
+
+
+# -- forget ----------------------------------------------------------------------------------------
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from harness.devices import open_device
+    from harness.devices.lock import device_lock
+
+    with device_lock(args.device, "forget"):
+        device = open_device(args.device)
+        try:
+            lines = device.forget_personalization(args.variant)
+        except NotImplementedError as exc:
+            raise UserError(str(exc)) from None
+        finally:
+            device.close()
+    for line in lines:
+        out.print(line, markup=False, soft_wrap=True)
+    return 0
 
 
 # -- simulate-day ----------------------------------------------------------------------------------
@@ -505,6 +527,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace", default="workday", help="usage day: a shipped trace name or a .toml file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_simulate_day)
+
+    p = sub.add_parser("forget", help="remove a person's personalization state (staged data and deltas) from a "
+                       "device and say what was removed (docs/privacy.md)")
+    p.add_argument("--device", required=True, metavar="ID")
+    p.add_argument("--variant", metavar="V", help="only this variant's deltas")
+    p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("restore", help="undo conditions an earlier run left induced on a device")
     p.add_argument("device", metavar="ID", help="e.g. android:SERIAL")

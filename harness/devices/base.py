@@ -112,6 +112,12 @@ class Device(abc.ABC):
     id: str
     recovered: Sequence[str] = ()  # conditions a killed run had left induced, undone when this was opened
 
+    @property
+    def compute(self) -> str:
+        """What the device's jobs run on: devices sharing it take turns in a bench (their numbers would skew
+        each other's), others run at once. Default: the device itself (a phone)."""
+        return self.id
+
     @classmethod
     def open(cls, device_id: str) -> Device:
         """The device with this id (`<scheme>` or `<scheme>:<rest>`); UserError for a malformed id.
@@ -199,6 +205,14 @@ class Device(abc.ABC):
                             timeout_s: float = DEFAULT_JOB_TIMEOUT_S) -> AggregateTimings:
         """Run one infer job with a staged `benchmark_model`; aggregates only."""
         raise NotImplementedError(f"{self.id} cannot run LiteRT's benchmark_model binary")
+
+    def forget_personalization(self, variant: str | None = None) -> list[str]:
+        """Remove what the harness staged on this device for personalization (a person's training data, their
+        deltas; only `variant`'s deltas when given); what it removed, one line each (docs/privacy.md).
+
+        Default: the backend cannot yet, which is said, never silently skipped."""
+        raise NotImplementedError(f"{self.id}: this backend cannot remove personalization state yet "
+                                  "(docs/privacy.md says where it keeps it)")
 
     def restore(self) -> None:  # noqa: B027 (optional hook with a default)
         """Undo every `induce()`; called also on failure and Ctrl-C. Default: nothing was changed."""

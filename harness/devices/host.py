@@ -138,6 +138,10 @@ class HostDevice(Device):
         self._rapl, self._rapl_reason = _rapl_domains()
         self._zones = sorted(p for p in THERMAL.glob("thermal_zone*") if (p / "temp").exists())
 
+    @property
+    def compute(self) -> str:
+        return "host"  # this computer's CPU: the host device and every backend running jobs here take turns
+
     def describe(self) -> DeviceDescription:
         rapl = EnergySource(
             "rapl", available=bool(self._rapl), reason=self._rapl_reason,
@@ -172,6 +176,24 @@ class HostDevice(Device):
 
     def sampler(self) -> TelemetrySampler:
         return HostSampler(self._rapl, self._zones)
+
+    def forget_personalization(self, variant: str | None = None) -> list[str]:
+        """The host's runner reads a person's data where the task wrote it (the user cache's per-person .npz
+        files) and keeps no delta (get_weights is returned, measured and dropped): the data is what stays."""
+        from models.cache import cache_root
+
+        removed = [f"no personalization delta{' of ' + variant if variant else ''} is kept on {self.id}: the runner "
+                   "returns get_weights to the harness, which stores only its size and sha256"]
+        if variant is not None:
+            return [*removed, "per-person training data is shared by every variant: forget without --variant "
+                              "removes it"]
+        folder = cache_root() / "data" / "bench"
+        for path in sorted(folder.rglob("*.npz")) if folder.is_dir() else []:
+            path.unlink()
+            removed.append(f"removed {path} (a person's training or evaluation windows)")
+        if len(removed) == 1:
+            removed.append(f"no per-person training data staged under {folder}")
+        return removed
 
 
 def _stream_worker(cmd: list[str], on_event: EventCallback | None, timeout_s: float) -> list[dict[str, Any]]:
