@@ -24,7 +24,8 @@ Marks as in asv:
 
     +  regression: worse by more than the threshold and the floor, and the interval excludes no change
     -  improvement: better by more than the threshold and the floor, and significant
-    ~  beyond the threshold and the floor but not significant
+    ~  beyond the threshold and the floor but not significant, or a side too unstable to tell (its
+       repetitions' coefficient of variation above `UNSTABLE_CV`; the verdict says which)
        (blank) within the threshold or the floor
     !  newly failing    *  fixed    x  incomparable (job configuration changed)
 
@@ -63,6 +64,7 @@ RESOLUTION_MS = 0.005
 FLOOR_QUANTILE = 0.999  # the floor: one-sided 99.9 % of run-to-run noise (Student's t of its estimate)
 HISTORY_MIN = 4  # earlier complete runs needed for a `runs` noise estimate (3 consecutive differences)
 HISTORY_RUNS = 20  # the most recent ones used
+UNSTABLE_CV = 0.10  # a side whose repetitions vary more than this (coefficient of variation) calls no change
 _LABELS = {REGRESSION: "regression", IMPROVEMENT: "improvement", NOT_SIGNIFICANT: "not significant",
            UNCHANGED: "no change", NEWLY_FAILING: "newly failing", FIXED: "fixed", INCOMPARABLE: "incomparable"}
 
@@ -185,6 +187,19 @@ def _run_statistic(metric: Metric, jobs: list[np.ndarray]) -> float:
     return float(np.median([metric.statistic(g) for g in jobs]))
 
 
+def _unstable(metric: Metric, base: list[np.ndarray], new: list[np.ndarray]) -> str:
+    """Why a side is too unstable to call a change on, or "": the coefficient of variation of its per-job
+    statistic across its repetitions above `UNSTABLE_CV` (as pyperf warns)."""
+    for side, jobs in (("base", base), ("new", new)):
+        values = np.array([metric.statistic(g) for g in jobs], float)
+        if values.size >= 2 and values.mean() > 0:
+            cv = float(values.std(ddof=1) / values.mean())
+            if cv > UNSTABLE_CV:
+                return (f"unstable {side}: varies {cv:.0%} across its {values.size} repetitions (> {UNSTABLE_CV:.0%}); "
+                        "look for charging, a thermal status change, background load, or too few iterations")
+    return ""
+
+
 def _judge(key: tuple, metric: Metric, base: list[np.ndarray], new: list[np.ndarray], threshold: float,
            confidence: float, seed: int, earlier: Sequence[float] = ()) -> Verdict | None:
     if not base or not new:
@@ -211,13 +226,14 @@ def _judge(key: tuple, metric: Metric, base: list[np.ndarray], new: list[np.ndar
     floor_source = "resolution" if resolution > noise_floor else "noise"
     worse = change > 0 if metric.lower_is_better else change < 0
     significant = low > 0 or high < 0
+    unstable = _unstable(metric, base, new)
     if not math.isfinite(change) or abs(change) <= max(threshold, floor):
         mark = UNCHANGED
-    elif not significant:
+    elif not significant or unstable:  # an unstable side never makes a change significant
         mark = NOT_SIGNIFICANT
     else:
         mark = REGRESSION if worse else IMPROVEMENT
-    return Verdict(key, metric.name, metric.unit, mark, stat_base, stat_new, change, low, high,
+    return Verdict(key, metric.name, metric.unit, mark, stat_base, stat_new, change, low, high, note=unstable,
                    floor=floor, floor_source=floor_source, noise=noise, noise_source=source, noise_n=n)
 
 
@@ -338,7 +354,8 @@ def format_comparison(comparison: Comparison) -> str:
         else:
             change = f"{v.change:+.1%} [{v.ci_low:+.1%}, {v.ci_high:+.1%}]"
         lines.append(f"{v.mark}  {_num(v.base, v.unit):>12} {_num(v.new, v.unit):>12}  {change:<28} "
-                     f"{_floor(v):<32} {v.metric:<18} " + "  ".join(v.key))
+                     f"{_floor(v):<32} {v.metric:<18} " + "  ".join(v.key)
+                     + (f"  ({v.note})" if v.note and v.change is not None else ""))
     n = len(comparison.regressions)
     lines += ["", f"{n} regression{'s' if n != 1 else ''} beyond {comparison.threshold:.0%} and the floor" if n else
               "no regressions"]

@@ -57,11 +57,13 @@ def _samples(t0_ns: int, t1_ns: int, rate_hz: float, rng: np.random.Generator, b
 
 def write_run(store: Store, *, seed: int, slowdown: Mapping[str, float] | None = None, repetitions: int = 3,
               n: int = 200, suite: str = "synthetic", created: dt.datetime | None = None,
-              rate_hz: float = 10.0, telemetry: bool = True, background_ms: float | None = None) -> str:
+              rate_hz: float = 10.0, telemetry: bool = True, background_ms: float | None = None,
+              drift_sd: float = 0.01) -> str:
     """One complete run: every variant × workload × repetition, A B alternation; returns its run id.
 
     With `background_ms`, each infer job is stored with a background train job's events beside it
-    (stream `<job>-bg`, steps of that median), as `background = ...` workloads store them.
+    (stream `<job>-bg`, steps of that median), as `background = ...` workloads store them. `drift_sd` is
+    the log-sd of each repetition's offset (a large one makes an unstable run).
     """
     rng = np.random.default_rng(seed)
     variants = list(MEDIANS_MS)
@@ -70,7 +72,7 @@ def write_run(store: Store, *, seed: int, slowdown: Mapping[str, float] | None =
     t_ns = 1_000_000_000_000
     order = 0
     for rep in range(repetitions):
-        drift = float(np.exp(rng.normal(0.0, 0.01)))
+        drift = float(np.exp(rng.normal(0.0, drift_sd)))
         for workload, signature in WORKLOADS:
             for variant in variants if rep % 2 == 0 else reversed(variants):
                 job_id = f"j{order:04d}"

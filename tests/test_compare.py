@@ -83,3 +83,21 @@ def test_history_finds_the_step(tmp_path, capsys):
     assert all(e.key[1] == SLOW for e in result.regressions)
     assert main(["compare", "--history", "--suite", "synthetic", "--results", str(st.root)]) == 1
     assert ids[8] in capsys.readouterr().out
+
+
+def test_an_unstable_side_calls_no_change_and_says_so(tmp_path):
+    """History says runs are steady, so the floor is low; the new run's repetitions swing (a deliberately
+    noisy run): its 50 % slowdown is beyond the floor, yet the gate calls nothing and names the side."""
+    st = Store(tmp_path)
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    steady = [write_run(st, seed=s, n=60, telemetry=False, created=start + dt.timedelta(hours=s)) for s in range(6)]
+    noisy = write_run(st, seed=99, n=60, telemetry=False, slowdown={SLOW: 1.5}, drift_sd=0.4,
+                      created=start + dt.timedelta(hours=7))
+    result = compare.compare_runs(st, steady[-1], noisy)
+    p50 = next(v for v in result.verdicts if v.metric == "latency_p50_ms" and v.key[1:] == (SLOW, "infer"))
+    assert p50.noise_source == "runs" and abs(p50.change) > p50.floor
+    assert p50.mark == compare.NOT_SIGNIFICANT and p50.note.startswith("unstable new: varies")
+    assert "unstable new" in compare.format_comparison(result)
+    assert not [v for v in result.regressions if v.note]  # an unstable side never gates
+    steady_pair = compare.compare_runs(st, steady[-2], steady[-1])
+    assert not any(v.note for v in steady_pair.verdicts if v.metric.startswith("latency"))
