@@ -15,24 +15,16 @@ from harness.errors import UserError
 from harness.store import Store
 from harness.suite import parse_suite
 from tests.adbd_standin import AdbdStandin, DeviceSandbox
+from tests.suites import infer, toy_suite
 from tests.test_android_integration import ADB, REPO, _connect, adb_env  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.adb
 
-SUITE = """
-name = "two-phones"
-repetitions = 2
-devices = ["android:{a}", "android:{b}"]
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "infer"
-signature = "infer"
-warmup = 2
-iterations = 40
-min_duration_s = 2.0
-"""
+
+
+def _suite(a: str, b: str) -> str:
+    return toy_suite("two-phones", infer(runner="companion", warmup=2, iterations=40, min_duration_s=2.0),
+                     repetitions=2, devices=[f"android:{a}", f"android:{b}"])
 
 
 class _CutAt(Reporter):
@@ -58,7 +50,7 @@ def test_lost_phone_then_resume(adb_env, tmp_path) -> None:  # noqa: F811 (the i
         phones.append((sandbox, standin))
     (sa, a), (_, b) = phones
     store = Store(tmp_path / "store")
-    suite = parse_suite(SUITE.format(a=a.serial, b=b.serial), "two-phones.toml")
+    suite = parse_suite(_suite(a.serial, b.serial), "two-phones.toml")
     reporter = _CutAt(a, f"android:{a.serial}")
     try:
         result = run_bench(suite, store, reporter=reporter)

@@ -14,27 +14,17 @@ from harness.store import Store
 from harness.suite import parse_suite
 from tests.adbd_standin import AdbdStandin, DeviceSandbox
 from tests.backends.loopback import LoopbackDevice
+from tests.suites import infer, toy_suite
 from tests.test_android_integration import ADB, _connect, adb_env  # noqa: F401 (fixture)
 
-SUITE = """
-name = "two-phones-at-once"
-repetitions = 2
-devices = [{devices}]
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "infer"
-signature = "infer"
-runner = "companion"
-warmup = 2
-iterations = 20
-min_duration_s = 1.5
-"""
+
+def _suite(devices: list[str]) -> str:
+    return toy_suite("two-phones-at-once", infer(runner="companion", warmup=2, iterations=20, min_duration_s=1.5),
+                     repetitions=2, devices=devices)
 
 
 def test_host_backed_devices_share_one_lane_and_phones_get_their_own() -> None:
-    suite = parse_suite(SUITE.format(devices='"host", "loop:a", "android:x", "android:y"'))
+    suite = parse_suite(_suite(["host", "loop:a", "android:x", "android:y"]))
     plan = make_plan(suite)
 
     class Phone:
@@ -57,7 +47,7 @@ def test_two_phones_run_at_once(adb_env, tmp_path) -> None:  # noqa: F811 (the i
             _connect(adb_env, standin.serial)
             phones.append(standin)
         ids = [f"android:{p.serial}" for p in phones]
-        suite = parse_suite(SUITE.format(devices=", ".join(f'"{i}"' for i in ids)))
+        suite = parse_suite(_suite(ids))
         store = Store(tmp_path / "store")
         result = run_bench(suite, store)
         assert result.status == "complete"
