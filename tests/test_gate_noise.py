@@ -1,9 +1,9 @@
-"""The gate does not cry wolf (issue 9): twenty pairs of identical runs of the default suite give no regression,
-while a 10 % slowdown is still caught.
+"""The gate does not cry wolf (issue 9): twenty pairs of identical runs of the toy suite (the default suite when
+the issue was filed, kept as suites/toy.toml) give no regression, while a 10 % slowdown is still caught.
 
-Runs are written through the store API in the default suite's shape (2 variants × infer/personalize × 3
+Runs are written through the store API in that suite's shape (2 variants × infer/personalize × 3
 repetitions, 300 invokes / 30 train steps) with latencies drawn from a noise model of three levels, measured
-on this 2-core machine from 16 real `harness bench` runs of suites/default.toml into a temporary store
+on this 2-core machine from 16 real `harness bench` runs of that suite into a temporary store
 (robust spreads, 1.4826 × MAD of the log; `python benchmarks/gate_false_alarms.py N` measures them again):
 
 - per invoke within a job (`INVOKE`), and per worker process: every repetition is its own process

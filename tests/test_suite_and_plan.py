@@ -35,6 +35,12 @@ def test_default_suite_parses():
     assert trained == {"har-cnn/bitfit", "har-cnn/adapter"}  # a workload's `variants` limits where it runs
 
 
+def test_every_shipped_suite_parses_and_plans():
+    for path in sorted(DEFAULT_SUITE.parent.glob("*.toml")):
+        suite = load_suite(path)
+        assert make_plan(suite), path
+
+
 def test_a_workload_naming_a_variant_no_model_lists_is_refused():
     text = SUITE.replace('name = "inf"', 'name = "inf"\nvariants = ["m/zz"]', 1)
     with pytest.raises(UserError, match="names variant 'm/zz'"):
