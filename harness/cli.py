@@ -310,6 +310,7 @@ def cmd_forget(args: argparse.Namespace) -> int:
     with device_lock(args.device, "forget"):
         device = open_device(args.device)
         try:
+            device.claim(f"forget on {args.device}")  # never under a bench another host is running
             lines = device.forget_personalization(args.variant)
         except NotImplementedError as exc:
             raise UserError(str(exc)) from None

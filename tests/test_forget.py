@@ -13,6 +13,7 @@ from harness.suite import parse_suite
 from models import tasks
 from models.cache import cache_root
 from tests.suites import infer, toy_suite, train
+from tests.test_android_integration import adb_env, phone  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
@@ -54,6 +55,29 @@ def test_forget_leaves_nothing_staged_and_runs_hold_no_examples(binary, device, 
     assert "no per-person training data staged" in capsys.readouterr().out
 
 
-def test_a_backend_that_cannot_forget_says_so(capsys):
+def test_an_unknown_phone_is_one_line(capsys):
     assert main(["forget", "--device", "android:none"]) in (1, 2)
     assert capsys.readouterr().err.startswith("harness:")
+
+
+@pytest.mark.adb
+def test_forget_on_a_phone_removes_the_staged_data_and_keeps_the_models(phone, toy_artifact, tmp_path, capsys):  # noqa: F811
+    from harness.checksum import sha256_file
+    from harness.devices.android import AndroidDevice
+    from harness.devices.base import Artifact
+
+    sandbox, standin = phone
+    data = tmp_path / "person.npz"
+    np.savez(data, x=np.ones((4, 3), np.float32), y=np.zeros(4, np.int64))
+    device = AndroidDevice(standin.serial)
+    staged = device.stage([Artifact("toy", toy_artifact.path, toy_artifact.sha256),
+                           Artifact("person/train", data, sha256_file(data))])
+    device.close()
+    person, model = staged[sha256_file(data)], staged[toy_artifact.sha256]
+    assert sandbox.host_path(person).exists()
+    assert main(["forget", "--device", f"android:{standin.serial}"]) == 0
+    said = capsys.readouterr().out
+    assert f"removed {person}" in said and not sandbox.host_path(person).exists()
+    assert sandbox.host_path(model).exists()  # models stay staged
+    assert main(["forget", "--device", f"android:{standin.serial}"]) == 0
+    assert "no per-person training data staged" in capsys.readouterr().out

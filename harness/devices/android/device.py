@@ -319,6 +319,23 @@ class AndroidDevice(Device):
     def restore(self) -> None:
         self.conditions.restore()
 
+    def forget_personalization(self, variant: str | None = None) -> list[str]:
+        """Remove the per-person data staged on the phone (`artifacts/*.npz`: a person's training and
+        evaluation windows); the runners keep no delta on the phone (get_weights is returned, measured and
+        dropped), so there is none to remove. Models stay staged."""
+        kept = (f"no personalization delta{' of ' + variant if variant else ''} is kept on {self.id}: the runner "
+                "returns get_weights to the harness, which stores only its size and sha256")
+        if variant is not None:
+            return [kept, "per-person training data is shared by every variant: forget without --variant removes it"]
+        folder = posixpath.join(self.work_dir, "artifacts")
+        script = f"for f in {sh_join([folder])}/*.npz; do [ -f \"$f\" ] && echo \"${{f##*/}}\"; done; true"
+        names = self.shell.run(script, check=False).stdout.split()
+        listing = [posixpath.join(folder, name) for name in names]
+        if listing:
+            self.shell.run(sh_join(["rm", "-f", *listing]))
+        return [kept, *(f"removed {path} (a person's training or evaluation windows)" for path in listing)] if listing \
+            else [kept, f"no per-person training data staged under {folder}"]
+
     def reachable(self) -> bool:
         """Its adb server lists the phone as `device` and it answers a shell command within 10 s."""
         return self.shell.online() and self.shell.run("echo ok", timeout_s=10, check=False).stdout.strip() == "ok"
