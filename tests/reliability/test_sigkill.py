@@ -35,11 +35,13 @@ def _bench(suite: Path, results: Path) -> subprocess.Popen:
 def test_the_store_survives_sigkill_at_random_points(tmp_path, toy_artifact):
     suite, results = tmp_path / "suite.toml", tmp_path / "results"
     suite.write_text(SUITE)
+    started = time.monotonic()
     first = _bench(suite, results)
     assert first.wait(timeout=300) == 0
+    full = time.monotonic() - started  # how long a whole run takes on this machine now (it is shared)
     earlier = {run["run_id"]: _digests(results / "runs" / run["run_id"]) for run in Store(results).runs()}
     rng = np.random.default_rng(20)
-    for point in rng.uniform(0.0, 6.0, KILLS):  # a full run takes about 5 s here: kills land everywhere in it
+    for point in rng.uniform(0.0, 1.1 * full, KILLS):  # kills land everywhere in a run: start-up, jobs, the end
         proc = _bench(suite, results)
         time.sleep(float(point))
         proc.send_signal(signal.SIGKILL)
