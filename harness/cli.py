@@ -19,6 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Column, Table
 from rich.text import Text
 
+from harness.analysis.stats import UNSTABLE_CV, repetition_cv
+from harness.analysis.summary import instability_advice
 from harness.errors import HarnessError, UserError
 from harness.events import TIMED
 from harness.jsonable import jsonable
@@ -208,7 +210,8 @@ def _summary_table(rows: Sequence[dict[str, Any]]) -> Table:
 
     frame = pd.DataFrame(rows)
     table = Table(title="Summary (medians over repetitions; latency measured on the device)")
-    for col in ("variant", "workload", "device", "jobs ok", "p50 ms", "p90 ms", "p99 ms", "final loss", "delta bytes"):
+    for col in ("variant", "workload", "device", "jobs ok", "p50 ms", "cv", "p90 ms", "p99 ms", "final loss",
+                "delta bytes"):
         table.add_column(col, justify="left" if col in ("variant", "workload", "device") else "right",
                          overflow="fold")  # names wrap, never cut
 
@@ -218,9 +221,29 @@ def _summary_table(rows: Sequence[dict[str, Any]]) -> Table:
 
     for (variant, workload, device), g in frame.groupby(["variant", "workload", "device_id"], sort=False):
         ok = g[g["status"] == "ok"]
-        _row(table, variant, workload, device, f"{len(ok)}/{len(g)}", fmt(ok.get("p50_ms")), fmt(ok.get("p90_ms")),
-             fmt(ok.get("p99_ms")), fmt(ok.get("final_loss"), "{:.4f}"), fmt(ok.get("delta_bytes"), "{:,.0f}"))
+        cv = repetition_cv(ok["p50_ms"]) if "p50_ms" in ok else None
+        _row(table, variant, workload, device, f"{len(ok)}/{len(g)}", fmt(ok.get("p50_ms")),
+             "—" if cv is None else f"{cv:.1%}", fmt(ok.get("p90_ms")), fmt(ok.get("p99_ms")),
+             fmt(ok.get("final_loss"), "{:.4f}"), fmt(ok.get("delta_bytes"), "{:,.0f}"))
     return table
+
+
+def _stability_warnings(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per key whose repetitions' p50 varies more than UNSTABLE_CV, with the likeliest cause."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if frame.empty or "p50_ms" not in frame:
+        return []
+    lines = []
+    for (variant, workload, device), g in frame[frame["status"] == "ok"].groupby(["variant", "workload",
+                                                                                   "device_id"], sort=False):
+        cv = repetition_cv(g["p50_ms"])
+        if cv is not None and cv > UNSTABLE_CV:
+            lines.append(f"unstable: {variant} · {workload} · {device} varies {cv:.0%} across its {len(g)} "
+                         f"repetitions (> {UNSTABLE_CV:.0%}; compare calls no change on it): likely "
+                         f"{instability_advice(g.to_dict(orient='records'))}")
+    return lines
 
 
 @contextlib.contextmanager
@@ -288,6 +311,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 result = run_bench(load_suite(suite_path), store, suite_path=suite_path, device_ids=args.device,
                                    reporter=reporter, job_timeout_s=args.job_timeout)
     out.print(_summary_table(result.rows))
+    for line in _stability_warnings(result.rows):
+        out.print(line, style="yellow", soft_wrap=True, markup=False)
     for part in _energy_tables(result.rows, store.manifest(result.run_id).get("artifacts", {})):
         out.print(part, soft_wrap=True, markup=False) if isinstance(part, str) else out.print(part)
     dashboard = render_runs(store, [result.run_id], result.run_dir / "dashboard.html")
@@ -368,6 +393,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         out.print(f"device {d['id']}: {d['model']} · {d['soc']} · {d['os']}", markup=False)
     if jobs:
         out.print(_summary_table(jobs))
+        for line in _stability_warnings(jobs):
+            out.print(line, style="yellow", soft_wrap=True, markup=False)
     return 0
 
 

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.analysis.stats import bootstrap_ratio, p90, t_quantile
+from harness.analysis.stats import UNSTABLE_CV, bootstrap_ratio, p90, repetition_cv, t_quantile
 from harness.errors import UserError
 from harness.events import MEASURED_SQL, measured_frame
 from harness.steps import segments, steps_between
@@ -64,7 +64,6 @@ RESOLUTION_MS = 0.005
 FLOOR_QUANTILE = 0.999  # the floor: one-sided 99.9 % of run-to-run noise (Student's t of its estimate)
 HISTORY_MIN = 4  # earlier complete runs needed for a `runs` noise estimate (3 consecutive differences)
 HISTORY_RUNS = 20  # the most recent ones used
-UNSTABLE_CV = 0.10  # a side whose repetitions vary more than this (coefficient of variation) calls no change
 _LABELS = {REGRESSION: "regression", IMPROVEMENT: "improvement", NOT_SIGNIFICANT: "not significant",
            UNCHANGED: "no change", NEWLY_FAILING: "newly failing", FIXED: "fixed", INCOMPARABLE: "incomparable"}
 
@@ -191,12 +190,10 @@ def _unstable(metric: Metric, base: list[np.ndarray], new: list[np.ndarray]) -> 
     """Why a side is too unstable to call a change on, or "": the coefficient of variation of its per-job
     statistic across its repetitions above `UNSTABLE_CV` (as pyperf warns)."""
     for side, jobs in (("base", base), ("new", new)):
-        values = np.array([metric.statistic(g) for g in jobs], float)
-        if values.size >= 2 and values.mean() > 0:
-            cv = float(values.std(ddof=1) / values.mean())
-            if cv > UNSTABLE_CV:
-                return (f"unstable {side}: varies {cv:.0%} across its {values.size} repetitions (> {UNSTABLE_CV:.0%}); "
-                        "look for charging, a thermal status change, background load, or too few iterations")
+        cv = repetition_cv([float(metric.statistic(g)) for g in jobs])
+        if cv is not None and cv > UNSTABLE_CV:
+            return (f"unstable {side}: varies {cv:.0%} across its {len(jobs)} repetitions (> {UNSTABLE_CV:.0%}); "
+                    "look for charging, a thermal status change, background load, or too few iterations")
     return ""
 
 

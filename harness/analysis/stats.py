@@ -16,7 +16,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["RatioCI", "bootstrap_ci", "bootstrap_ratio", "p90", "t_quantile"]
+__all__ = ["RatioCI", "UNSTABLE_CV", "bootstrap_ci", "bootstrap_ratio", "p90", "repetition_cv", "t_quantile"]
+
+# Repetitions whose statistic varies more than this (coefficient of variation) make a run unstable: the
+# summary warns, and `harness compare` calls no change on it (as pyperf warns on unstable benchmarks).
+UNSTABLE_CV = 0.10
 
 Statistic = Callable[..., np.ndarray]
 
@@ -42,6 +46,15 @@ def bootstrap_ci(
     alpha = (1 - confidence) / 2
     low, high = np.quantile(estimates, [alpha, 1 - alpha])
     return float(low), float(high)
+
+
+def repetition_cv(values: Sequence[float] | np.ndarray) -> float | None:
+    """Coefficient of variation (sample sd / mean) of one statistic across repetitions; None for fewer than
+    two positive values."""
+    data = np.asarray([v for v in values if v == v], dtype=float)
+    if data.size < 2 or data.mean() <= 0:
+        return None
+    return float(data.std(ddof=1) / data.mean())
 
 
 def p90(values: np.ndarray, axis: int | None = None) -> np.ndarray:

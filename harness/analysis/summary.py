@@ -9,7 +9,7 @@ from typing import Any
 from harness.analysis.latency import LatencyStats, latency_stats
 from harness.events import AggregateTimings, EventLog
 
-__all__ = ["summarize_events", "summarize_benchmark_model"]
+__all__ = ["summarize_events", "summarize_benchmark_model", "instability_advice"]
 
 
 def summarize_events(events: EventLog | Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -61,3 +61,17 @@ def summarize_benchmark_model(result: AggregateTimings) -> dict[str, Any]:
         "warmup_avg_ms": result.warmup_avg_ms,
     }
     return row
+
+
+def instability_advice(jobs: Iterable[Mapping[str, Any]]) -> str:
+    """What most likely made a key's repetitions vary, from its result rows (as pyperf advises)."""
+    jobs = list(jobs)
+    if any("charging" in str(j.get("energy_reason") or "") for j in jobs):
+        return "the device was charging during some jobs (unplug it, or use adb over Wi-Fi)"
+    statuses = {j.get("cooldown_end_status") for j in jobs if j.get("cooldown_end_status") is not None}
+    if len(statuses) > 1 or any(s and s > 0 for s in statuses):
+        return "the thermal status changed between repetitions (give cooldown_timeout_s more time)"
+    counts = [j.get("n") for j in jobs if j.get("n")]
+    if counts and min(counts) < 50:
+        return f"only {min(counts)} measured items per job (raise iterations or min_duration_s)"
+    return "background load on the device (close other work; more repetitions narrow the spread)"
