@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis.stats import UNSTABLE_CV, bootstrap_ratio, p90, repetition_cv, t_quantile
+from harness.analysis.summary import instability_advice
 from harness.errors import UserError
 from harness.events import MEASURED_SQL, measured_frame
 from harness.steps import segments, steps_between
@@ -162,17 +163,17 @@ def _positive_logs(values: Sequence[float]) -> np.ndarray | None:
     return np.log(logs)
 
 
-def _noise(metric: Metric, base: list[np.ndarray], new: list[np.ndarray],
-           earlier: Sequence[float]) -> list[tuple[float, int, str, int]]:
-    """(sd of log(new / base), degrees of freedom, source, n) for each estimate the data allow."""
+def _noise(per_job: tuple[np.ndarray, np.ndarray], earlier: Sequence[float]) -> list[tuple[float, int, str, int]]:
+    """(sd of log(new / base), degrees of freedom, source, n) for each estimate the data allow; `per_job` is
+    each side's per-job statistic."""
     out = []
-    per_job = [_positive_logs([metric.statistic(g) for g in side]) for side in (base, new)]
-    if per_job[0] is not None and per_job[1] is not None:
-        df = per_job[0].size + per_job[1].size - 2
+    logs = [_positive_logs(side) for side in per_job]
+    if logs[0] is not None and logs[1] is not None:
+        df = logs[0].size + logs[1].size - 2
         if df >= 1:
-            within = sum(float(((x - x.mean()) ** 2).sum()) for x in per_job) / df
-            scale = 1 / per_job[0].size + 1 / per_job[1].size
-            out.append((math.sqrt(within * scale), df, "reps", per_job[0].size + per_job[1].size))
+            within = sum(float(((x - x.mean()) ** 2).sum()) for x in logs) / df
+            scale = 1 / logs[0].size + 1 / logs[1].size
+            out.append((math.sqrt(within * scale), df, "reps", logs[0].size + logs[1].size))
     runs = _positive_logs(earlier)
     if runs is not None and runs.size >= HISTORY_MIN:
         steps = np.diff(runs)
@@ -180,30 +181,30 @@ def _noise(metric: Metric, base: list[np.ndarray], new: list[np.ndarray],
     return out
 
 
-def _run_statistic(metric: Metric, jobs: list[np.ndarray]) -> float:
-    """A run's value of a metric: the median over its repetitions of each job's statistic, so one
-    repetition disturbed by something outside the job (a neighbour's burst) does not move the run."""
-    return float(np.median([metric.statistic(g) for g in jobs]))
-
-
-def _unstable(metric: Metric, base: list[np.ndarray], new: list[np.ndarray]) -> str:
+def _unstable(per_job: tuple[np.ndarray, np.ndarray], rows: tuple[pd.DataFrame, pd.DataFrame]) -> str:
     """Why a side is too unstable to call a change on, or "": the coefficient of variation of its per-job
-    statistic across its repetitions above `UNSTABLE_CV` (as pyperf warns)."""
-    for side, jobs in (("base", base), ("new", new)):
-        cv = repetition_cv([float(metric.statistic(g)) for g in jobs])
+    statistic across its repetitions above `UNSTABLE_CV` (as pyperf warns), with the likeliest cause from
+    that side's result rows."""
+    for side, values, frame in zip(("base", "new"), per_job, rows, strict=True):
+        cv = repetition_cv(values)
         if cv is not None and cv > UNSTABLE_CV:
-            return (f"unstable {side}: varies {cv:.0%} across its {len(jobs)} repetitions (> {UNSTABLE_CV:.0%}); "
-                    "look for charging, a thermal status change, background load, or too few iterations")
+            return (f"unstable {side}: varies {cv:.0%} across its {values.size} repetitions (> {UNSTABLE_CV:.0%}); "
+                    f"likely {instability_advice(frame.to_dict(orient='records'))}")
     return ""
 
 
 def _judge(key: tuple, metric: Metric, base: list[np.ndarray], new: list[np.ndarray], threshold: float,
-           confidence: float, seed: int, earlier: Sequence[float] = ()) -> Verdict | None:
+           confidence: float, seed: int, earlier: Sequence[float], rows: tuple[pd.DataFrame, pd.DataFrame]
+           ) -> Verdict | None:
+    """One metric of one key. A run's value is the median over its repetitions of each job's statistic, so
+    one repetition disturbed by something outside the job (a neighbour's burst) does not move the run;
+    `rows` are both sides' result rows (for the advice on an unstable side)."""
     if not base or not new:
         return None
-    stat_base, stat_new = _run_statistic(metric, base), _run_statistic(metric, new)
+    per_job = tuple(np.array([float(metric.statistic(g)) for g in side]) for side in (base, new))
+    stat_base, stat_new = (float(np.median(side)) for side in per_job)
     resolution = RESOLUTION_MS / stat_base if metric.column is None and stat_base > 0 else 0.0
-    estimates = _noise(metric, base, new, earlier)
+    estimates = _noise(per_job, earlier)
     noise: float | None = None
     source, n, noise_floor = "invokes", None, 0.0
     if estimates and stat_base > 0 and stat_new > 0:
@@ -223,7 +224,7 @@ def _judge(key: tuple, metric: Metric, base: list[np.ndarray], new: list[np.ndar
     floor_source = "resolution" if resolution > noise_floor else "noise"
     worse = change > 0 if metric.lower_is_better else change < 0
     significant = low > 0 or high < 0
-    unstable = _unstable(metric, base, new)
+    unstable = _unstable(per_job, rows)
     if not math.isfinite(change) or abs(change) <= max(threshold, floor):
         mark = UNCHANGED
     elif not significant or unstable:  # an unstable side never makes a change significant
@@ -313,7 +314,7 @@ def compare_runs(store: Store, base_ref: str, new_ref: str, *, threshold: float 
             continue
         for metric in metrics:
             verdict = _judge(key, metric, _groups(base, events[0], metric), _groups(new, events[1], metric),
-                             threshold, confidence, seed, earlier.get((*key, metric.name), ()))
+                             threshold, confidence, seed, earlier.get((*key, metric.name), ()), (base, new))
             if verdict is not None:
                 verdicts.append(verdict)
     return Comparison(runs[0], runs[1], threshold, confidence, tuple(verdicts))
@@ -394,7 +395,7 @@ class History:
                 "entries": [e.to_dict() for e in self.entries]}
 
 
-# per run and key: the median over the run's repetitions of each job's percentile (as `_run_statistic`)
+# per run and key: the median over the run's repetitions of each job's percentile (as `_judge`)
 _HISTORY_SQL = f"""
 WITH ok AS (
   SELECT r.run_id, r.job_id, r.device_id, r.variant, r.workload FROM results r
