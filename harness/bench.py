@@ -568,7 +568,7 @@ def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
         stored = threading.Lock()  # lanes store their jobs one at a time
 
         def run_lane(lane: Sequence[PlannedJob], stop: threading.Event) -> None:
-            for job in lane:
+            for i, job in enumerate(lane):
                 if stop.is_set():
                     return
                 if job.device in lost:
@@ -587,7 +587,7 @@ def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
                         if row["error_code"] == DeviceLost.__name__:
                             lost[job.device] = row["error_message"]
                 if job.device in lost:
-                    left = sum(j.device == job.device for j in lane[lane.index(job):])
+                    left = sum(j.device == job.device for j in lane[i:])
                     reporter.device_lost(job.device, lost[job.device], left, writer.run_id)
 
         _run_lanes(_lanes(todo, devices), run_lane)

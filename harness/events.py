@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TIMED", "TERMINAL_EVENTS", "BACKGROUND_SUFFIX", "MEASURED_SQL",
-    "background_stream", "ends_job", "is_measured", "measured", "measured_frame", "own_frame", "EventLog",
+    "background_stream", "is_measured", "measured", "measured_frame", "own_frame", "EventLog",
     "Received",
     "Sample", "EnergySource", "AggregateTimings", "family", "is_modelled",
 ]
@@ -46,11 +46,6 @@ MEASURED_SQL = (f"e.event IN ({', '.join(repr(k) for k in TIMED)}) AND NOT e.war
 def background_stream(job_id: str) -> str:
     """The stream (event `job_id`) of the background job that runs beside job `job_id`."""
     return f"{job_id}{BACKGROUND_SUFFIX}"
-
-
-def ends_job(events: Sequence[Mapping[str, Any]]) -> bool:
-    """True if the stream's last event is `finished` or `error` (the runner completed its duty)."""
-    return bool(events) and events[-1].get("event") in TERMINAL_EVENTS
 
 
 def is_measured(event: Mapping[str, Any], kind: str | None = None) -> bool:
@@ -117,7 +112,6 @@ class EventLog:
     """
 
     def __init__(self, sink: Callable[[dict[str, Any]], None] | None = None, *, spans: bool = False):
-        self.count = 0
         self.first: dict[str, Any] | None = None
         self.last: dict[str, Any] | None = None
         self._sink = sink
@@ -137,7 +131,6 @@ class EventLog:
         return log
 
     def append(self, event: dict[str, Any]) -> None:
-        self.count += 1
         self.first = self.first or event
         self.last = event
         if event.get("event") == "train_step" and event.get("loss") is not None:

@@ -273,8 +273,8 @@ class Store:
         for stale in run_dir.glob(".*.tmp"):  # a killed writer's job in flight
             stale.unlink()
         half_written = [d.name for d in sorted(run_dir.glob("jobs/*")) if not (d / "result.parquet").exists()]
+        attempts = run_dir / "attempts"
         for job_id in dict.fromkeys([*set_aside, *half_written]):
-            attempts = run_dir / "attempts"
             attempts.mkdir(exist_ok=True)
             n = 1 + sum(1 for _ in attempts.glob(f"{job_id}.*"))
             (run_dir / "jobs" / job_id).rename(attempts / f"{job_id}.{n}")
