@@ -205,7 +205,9 @@ def _energy_tables(rows: Sequence[dict[str, Any]], artifacts: dict[str, Any]) ->
     return parts
 
 
-def _summary_table(rows: Sequence[dict[str, Any]]) -> Table:
+def _summary(rows: Sequence[dict[str, Any]]) -> tuple[Table, list[str]]:
+    """The summary table (medians over repetitions, the cv of p50 across them) and one warning per key whose
+    cv is above UNSTABLE_CV, with the likeliest cause."""
     import pandas as pd
 
     frame = pd.DataFrame(rows)
@@ -219,31 +221,25 @@ def _summary_table(rows: Sequence[dict[str, Any]]) -> Table:
         series = series.dropna() if series is not None else series
         return spec.format(series.median()) if series is not None and len(series) else "—"
 
+    warnings = []
     for (variant, workload, device), g in frame.groupby(["variant", "workload", "device_id"], sort=False):
         ok = g[g["status"] == "ok"]
         cv = repetition_cv(ok["p50_ms"]) if "p50_ms" in ok else None
         _row(table, variant, workload, device, f"{len(ok)}/{len(g)}", fmt(ok.get("p50_ms")),
              "—" if cv is None else f"{cv:.1%}", fmt(ok.get("p90_ms")), fmt(ok.get("p99_ms")),
              fmt(ok.get("final_loss"), "{:.4f}"), fmt(ok.get("delta_bytes"), "{:,.0f}"))
-    return table
-
-
-def _stability_warnings(rows: Sequence[dict[str, Any]]) -> list[str]:
-    """One line per key whose repetitions' p50 varies more than UNSTABLE_CV, with the likeliest cause."""
-    import pandas as pd
-
-    frame = pd.DataFrame(rows)
-    if frame.empty or "p50_ms" not in frame:
-        return []
-    lines = []
-    for (variant, workload, device), g in frame[frame["status"] == "ok"].groupby(["variant", "workload",
-                                                                                   "device_id"], sort=False):
-        cv = repetition_cv(g["p50_ms"])
         if cv is not None and cv > UNSTABLE_CV:
-            lines.append(f"unstable: {variant} · {workload} · {device} varies {cv:.0%} across its {len(g)} "
-                         f"repetitions (> {UNSTABLE_CV:.0%}; compare calls no change on it): likely "
-                         f"{instability_advice(g.to_dict(orient='records'))}")
-    return lines
+            warnings.append(f"unstable: {variant} · {workload} · {device} varies {cv:.0%} across its {len(ok)} "
+                            f"repetitions (> {UNSTABLE_CV:.0%}; compare calls no change on it): likely "
+                            f"{instability_advice(ok.to_dict(orient='records'))}")
+    return table, warnings
+
+
+def _print_summary(rows: Sequence[dict[str, Any]]) -> None:
+    table, warnings = _summary(rows)
+    out.print(table)
+    for line in warnings:
+        out.print(line, style="yellow", soft_wrap=True, markup=False)
 
 
 @contextlib.contextmanager
@@ -310,9 +306,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 suite_path = args.suite or DEFAULT_SUITE
                 result = run_bench(load_suite(suite_path), store, suite_path=suite_path, device_ids=args.device,
                                    reporter=reporter, job_timeout_s=args.job_timeout)
-    out.print(_summary_table(result.rows))
-    for line in _stability_warnings(result.rows):
-        out.print(line, style="yellow", soft_wrap=True, markup=False)
+    _print_summary(result.rows)
     for part in _energy_tables(result.rows, store.manifest(result.run_id).get("artifacts", {})):
         out.print(part, soft_wrap=True, markup=False) if isinstance(part, str) else out.print(part)
     dashboard = render_runs(store, [result.run_id], result.run_dir / "dashboard.html")
@@ -392,9 +386,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for d in manifest["devices"]:
         out.print(f"device {d['id']}: {d['model']} · {d['soc']} · {d['os']}", markup=False)
     if jobs:
-        out.print(_summary_table(jobs))
-        for line in _stability_warnings(jobs):
-            out.print(line, style="yellow", soft_wrap=True, markup=False)
+        _print_summary(jobs)
     return 0
 
 

@@ -7,7 +7,7 @@ from rich.console import Console
 
 from harness.analysis.stats import UNSTABLE_CV, repetition_cv
 from harness.analysis.summary import instability_advice
-from harness.cli import _stability_warnings, _summary_table
+from harness.cli import _summary
 
 
 def _rows(p50s, **extra):
@@ -24,10 +24,11 @@ def test_cv_of_repetitions():
 def test_the_summary_shows_the_cv_and_warns_only_when_unstable():
     steady, shaky = _rows([1.00, 1.01, 0.99]), _rows([1.0, 1.6, 0.7])
     console = Console(width=160, record=True)
-    console.print(_summary_table(steady))
+    table, warnings = _summary(steady)
+    console.print(table)
     assert "1.0%" in console.export_text()
-    assert _stability_warnings(steady) == []
-    (warning,) = _stability_warnings(shaky)
+    assert warnings == []
+    (warning,) = _summary(shaky)[1]
     assert warning.startswith("unstable: m/a · infer · host varies") and f"> {UNSTABLE_CV:.0%}" in warning
     assert "background load" in warning
 
