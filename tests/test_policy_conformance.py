@@ -12,23 +12,10 @@ from harness.plan import make_plan
 from harness.policy import POLICIES, PhoneState, Policy, policy_from
 from harness.protocol import job_from_vector, load_vectors, validate_job
 from harness.suite import parse_suite
+from tests.suites import infer, toy_suite, train
 
 PROFILES = ["android-low", "android-flagship", "iphone-13"]
-SUITE = """
-name = "p"
-repetitions = 1
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "infer"
-signature = "infer"
-[[workloads]]
-name = "update"
-signature = "train"
-steps = 8
-batch_size = 16
-"""
+SUITE = toy_suite("p", infer(), train("update", steps=8))
 
 
 def test_default_policy_rules():

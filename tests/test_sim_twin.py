@@ -11,25 +11,10 @@ from harness.devices.sim.profiles import load_profile
 from harness.devices.sim.twin import PhoneTwin
 from harness.store import Store
 from harness.suite import parse_suite
+from tests.suites import infer, toy_suite
 
-SUITE = """
-name = "twin"
-devices = ["sim:android-low"]
-repetitions = 1
-baseline_s = 0.5
-[[models]]
-name = "toy-cnn"
-variants = ["last-layer"]
-[[workloads]]
-name = "infer"
-signature = "infer"
-warmup = 2
-iterations = 20
-min_duration_s = 0.5
-[conditions]
-unplugged = true
-battery_level = 42
-"""
+SUITE = toy_suite("twin", infer(warmup=2, iterations=20, min_duration_s=0.5), devices=["sim:android-low"],
+                  baseline_s=0.5) + "[conditions]\nunplugged = true\nbattery_level = 42\n"
 
 
 @pytest.mark.parametrize("profile", ["android-low", "android-flagship", "iphone-13"])
