@@ -2,7 +2,7 @@
 
 How each source of docs/architecture.md becomes joules:
 
-- `fuel_gauge`: power = voltage × current (A, positive = discharging), trapezoid over time;
+- `fuel_gauge`, `iopm` (iOS): power = voltage × current (A, positive = discharging), trapezoid over time;
 - any channel in `W` (e.g. `model:<profile>` power): trapezoid over time, summed over channels;
 - cumulative `J` counters (`odpm` rails, `rapl` domains, modelled energy): differenced, unwrapped,
   summed over channels (RAPL: `psys` alone, else `package-*` + `dram*`, because `core` and `uncore`
@@ -207,9 +207,9 @@ def _trace(series: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray, str]],
            declared: tuple[float, str] | None, wrap_j: float | None) -> _Trace | str:
     """Reduce one source to a `_Trace`, or return why it cannot be (unavailable/invalid reason)."""
     mine = {ch: s for (src, ch), s in series.items() if src == source}
-    if source == "fuel_gauge":
+    if source in ("fuel_gauge", "iopm"):
         if "current" not in mine or "voltage" not in mine:
-            return "unavailable: fuel_gauge needs both current and voltage samples"
+            return f"unavailable: {source} needs both current and voltage samples"
         (ti, current, _), (tv, volts, _) = mine["current"], mine["voltage"]
         t = ti / 1e9
         v = np.interp(t, tv / 1e9, volts)
