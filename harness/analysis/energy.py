@@ -57,9 +57,9 @@ OK, UNRESOLVABLE, INVALID, UNAVAILABLE = "ok", "unresolvable", "invalid", "unava
 MIN_INTERVALS = 2
 # Counters reported in these units when the device does not say (sysfs/HAL native units).
 _DEFAULT_RESOLUTION = {"rapl": (1e-6, "J"), "odpm": (1e-6, "J"), "charge_counter": (1e-6, "Ah"),
-                       "fuel_gauge": (1e-6, "A")}
+                       "fuel_gauge": (1e-6, "A"), "iopm": (1e-3, "A")}
 _PREFIX = {"": 1.0, "k": 1e3, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "n": 1e-9}
-_FUEL_GAUGED = ("fuel_gauge", "charge_counter")
+_FUEL_GAUGED = ("fuel_gauge", "charge_counter", "iopm")  # battery gauges USB power corrupts (iopm: iOS)
 # What a phone's battery can deliver while it runs a job: from deep idle (a few mW) to a flagship at full
 # tilt (~25 W). A battery figure outside it comes from a misread raw unit (uA taken as mA, mAh as uAh).
 PHONE_W = (0.005, 30.0)
