@@ -14,8 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from models.har import data
-from models.har.paired import CONDITIONS, accuracies, paired_gain, sd, subject_accuracies
+from models.har.paired import CONDITIONS, accuracies, subject_accuracies
 from models.har.zoo import build
+from models.paired import paired_gain, sd
 from models.personalize import Recipe, Session, personalize
 
 __all__ = ["CompressionRow", "PrunedPersonalizationRow", "CompressionReport", "COMPRESSED", "PRUNED",

@@ -16,10 +16,11 @@ import numpy as np
 
 from models.har import data
 from models.har import humanactivity as ha
-from models.har.paired import CONDITIONS, condition_tests, paired_gain
+from models.har.paired import CONDITIONS, condition_tests
 from models.har.transfer_data import SHARED, PairedWindows, TransferSplit, transfer_split
 from models.har.variants import STEPS
 from models.har.zoo import build
+from models.paired import paired_gain
 from models.personalize import Session
 
 __all__ = ["TransferRow", "TRANSFER_VARIANTS", "transfer_rows"]

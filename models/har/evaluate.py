@@ -21,9 +21,10 @@ from models.har import data
 from models.har.eval_compression import CompressionReport, evaluate_compression
 from models.har.eval_early_exit import EarlyExitRow, early_exit_rows
 from models.har.eval_transfer import TransferRow, transfer_rows
-from models.har.paired import CONDITIONS, accuracies, paired_gain, sd, subject_accuracies
+from models.har.paired import CONDITIONS, accuracies, subject_accuracies
 from models.har.zoo import build
 from models.memory import train_memory
+from models.paired import paired_gain, sd
 from models.personalize import Recipe, Session, personalize
 
 __all__ = ["PersonalizationRow", "CurveRow", "FractionRow", "MetaRow", "QuantizationRow", "Report", "evaluate",

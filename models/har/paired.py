@@ -1,13 +1,12 @@
-"""The two test conditions of a held-out subject and paired per-subject statistics, for every HAR table."""
+"""The two test conditions of a held-out subject, for every HAR table (paired statistics: `models.paired`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness.analysis.stats import bootstrap_ci
 from models.personalize import Session, accuracy
 
-__all__ = ["CONDITIONS", "condition_tests", "accuracies", "subject_accuracies", "sd", "paired_gain"]
+__all__ = ["CONDITIONS", "condition_tests", "accuracies", "subject_accuracies"]
 
 CONDITIONS = ("same-trial", "cross-placement")
 
@@ -27,13 +26,3 @@ def subject_accuracies(session: Session, splits) -> dict[str, np.ndarray]:
     per_subject = [accuracies(session, s) for s in splits]
     return {c: np.array([a[c] for a in per_subject]) for c in CONDITIONS}
 
-
-def sd(a: np.ndarray) -> float:
-    """Sample standard deviation over subjects (0 for one subject)."""
-    return float(a.std(ddof=1)) if len(a) > 1 else 0.0
-
-
-def paired_gain(after: np.ndarray, before: np.ndarray) -> tuple[float, tuple[float, float], int]:
-    """(mean of after - before, its percentile-bootstrap 95% CI, subjects with after > before), paired per subject."""
-    gain = after - before
-    return float(gain.mean()), bootstrap_ci(gain, np.mean, resamples=10_000), int((gain > 0).sum())
