@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["COMPRESSIONS", "DenseLayer", "mlprogram", "compress", "package_bytes", "updatable_classifier",
-           "spec_bytes", "describe"]
+__all__ = ["COMPRESSIONS", "DenseLayer", "mlprogram", "compress", "package_bytes", "stored_zip",
+           "updatable_classifier", "spec_bytes", "describe"]
 
 COMPRESSIONS = ("float32", "int8", "palettized")
 _FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -65,16 +65,22 @@ def compress(mlmodel, mode: str):
 
 
 def package_bytes(mlmodel) -> bytes:
-    """The saved .mlpackage directory as deterministic zip bytes (sorted entries, fixed times, stored)."""
+    """The saved .mlpackage directory as deterministic zip bytes (see `stored_zip`)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "model.mlpackage"
         mlmodel.save(str(root))
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                info = zipfile.ZipInfo(path.relative_to(root).as_posix(), _FIXED_ZIP_TIME)
-                zf.writestr(info, path.read_bytes())
-        return buf.getvalue()
+        return stored_zip(root)
+
+
+def stored_zip(root: Path) -> bytes:
+    """A directory (an .mlpackage) as deterministic zip bytes: sorted entries, fixed times, stored (no
+    compression), so an unpacked package zips back to the bytes its manifest's sha256 names."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), _FIXED_ZIP_TIME)
+            zf.writestr(info, path.read_bytes())
+    return buf.getvalue()
 
 
 @dataclasses.dataclass(frozen=True)

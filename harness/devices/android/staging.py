@@ -15,31 +15,17 @@ time and a counter, so two sessions, on one host or two, never write the same pe
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import os
 import posixpath
-import re
-import socket
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from harness.devices.android.transport import Shell, sh_join
+from harness.devices.session import session_token
 from harness.errors import DeviceError
 
 __all__ = ["DEVICE_ROOT", "StagedFile", "Stager", "session_dir", "session_token"]
 
 DEVICE_ROOT = "/data/local/tmp/phonebench"
-_SESSIONS = itertools.count()
-
-
-def session_token(hostname: str | None = None, pid: int | None = None, now: float | None = None) -> str:
-    """A name for one session, unique per process and opened device: `<host>-<pid>-<ms>-<n>`, only
-    `[A-Za-z0-9._-]` (safe as one device path component, never `.`/`..` or starting with `-`)."""
-    host = hostname if hostname is not None else socket.gethostname()
-    stamp = int((time.time() if now is None else now) * 1000)
-    raw = f"{host}-{os.getpid() if pid is None else pid}-{stamp}-{next(_SESSIONS)}"
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", raw)[-100:].lstrip(".-")
 
 
 def session_dir(root: str, token: str) -> str:
