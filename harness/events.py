@@ -1,7 +1,7 @@
 """The one event vocabulary, and the records runners and samplers hand to the rest of the harness.
 
-Runner events (the job protocol, `device_apps/protocol/events.schema.json`): `started`, `invoke`,
-`train_step`, `thermal`, then exactly one terminal event, `finished` or `error`.
+Runner events (the job protocol, `device_apps/protocol/events.schema.json`): `started`, `loaded`,
+`invoke`, `train_step`, `thermal`, then exactly one terminal event, `finished` or `error`.
 
 - **Timed** events (`invoke`, `train_step`) carry a latency; those with `warmup` false are **measured**.
 - **Streams**: an event's `job_id` is its stream. A job's own events stream under the job's id; a
@@ -104,7 +104,7 @@ class Received:
 class EventLog:
     """One stream of a job's events as they arrive, reduced on the way to what analysis reads.
 
-    Kept: the first and last event, the measured latencies (8 bytes each), the span of the measured
+    Kept: the first, last and `loaded` event, the measured latencies (8 bytes each), the span of the measured
     events and of all timed ones, the first and last training loss, and with `spans` each measured
     invoke's start and end (the foreground-under-training overlap needs them). Every event goes on to
     `sink` (the store's writer) whole, so memory stays flat however long the job runs.
@@ -114,6 +114,7 @@ class EventLog:
     def __init__(self, sink: Callable[[dict[str, Any]], None] | None = None, *, spans: bool = False):
         self.first: dict[str, Any] | None = None
         self.last: dict[str, Any] | None = None
+        self.loaded: dict[str, Any] | None = None  # the runner's `loaded` event, if it sent one
         self._sink = sink
         self._latency = array("d")
         self._starts: array | None = array("q") if spans else None
@@ -133,6 +134,8 @@ class EventLog:
     def append(self, event: dict[str, Any]) -> None:
         self.first = self.first or event
         self.last = event
+        if event.get("event") == "loaded":
+            self.loaded = event
         if event.get("event") == "train_step" and event.get("loss") is not None:
             self._losses = [self._losses[0] if self._losses else event["loss"], event["loss"]]
         if event.get("event") in TIMED:

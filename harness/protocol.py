@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from harness.events import TERMINAL_EVENTS
+from harness.events import TERMINAL_EVENTS, TIMED
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -122,7 +122,8 @@ class StreamCheck:
     """
 
     def __init__(self, job_id: str):
-        self.job_id, self.count, self.ended = job_id, 0, False
+        self.job_id, self.count, self.ended, self.timed = job_id, 0, False, False
+        self.loaded = False
 
     def __call__(self, event: Any) -> None:
         where = f"event {self.count}"
@@ -136,6 +137,10 @@ class StreamCheck:
         if self.ended or (self.count == 1) != (event["event"] == "started"):
             raise ProtocolError(f"{where} ({event['event']}): out of order (a stream is started, ..., "
                                 "then one finished or error)")
+        if event["event"] == "loaded" and (self.loaded or self.timed):
+            raise ProtocolError(f"{where} (loaded): a stream has one `loaded`, before its first invoke or step")
+        self.loaded |= event["event"] == "loaded"
+        self.timed |= event["event"] in TIMED
         self.ended = event["event"] in TERMINAL_EVENTS
 
 
@@ -164,6 +169,10 @@ def check_stream(events: Iterable[dict[str, Any]], expect: dict[str, Any]) -> li
     if len(terminal) != 1 or terminal[0] is not events[-1]:
         problems.append("stream must end with exactly one 'finished' or 'error'")
         return problems
+    loaded = [i for i, e in enumerate(events) if e.get("event") == "loaded"]
+    first_timed = next((i for i, e in enumerate(events) if e.get("event") in TIMED), len(events))
+    if len(loaded) > 1 or (loaded and loaded[0] > first_timed):
+        problems.append("a stream has at most one 'loaded', before its first invoke or step")
     last = terminal[0]
     if last["event"] != expect["final"]:
         problems.append(f"ended with {last['event']!r}, expected {expect['final']!r} ({last.get('message', '')})")

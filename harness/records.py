@@ -16,6 +16,10 @@ Format history:
 - 3 (2026-12): result rows carry `telemetry_evidence` (how the samplers read raw units, JSON text); a run
   whose device was lost mid-run ends `incomplete`, names the `lost` devices and records its `resumes`
   (`harness bench --resume`).
+- 4 (2026-12): result rows carry where a job ran and what it cost to load (`load_ms`, `affinity`, `cpus`,
+  `cpu_governor`, `cpu_mhz_min`/`cpu_mhz_max`, `ops`, `delegated_ops`, `fully_delegated`,
+  `delegate_used`, `placement_note`) and, for a sustained run, its throttling (`sustained_s`,
+  `time_to_throttle_s`, `steady_initial_ratio`, `throttle_basis`).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from harness.errors import ResultFormatError
 __all__ = ["FORMAT_VERSION", "RUN_STATUSES", "RunManifest", "RESULT_SCHEMA", "EVENT_SCHEMA", "SAMPLE_SCHEMA",
            "result_table", "upgrade_manifest", "upgrade_results"]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 RUN_STATUSES = ("running", "complete", "incomplete", "failed", "interrupted")
 
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
@@ -51,6 +55,13 @@ RESULT_SCHEMA = pa.schema([
     ("n", _I), ("mean_ms", _F), ("stdev_ms", _F), ("min_ms", _F), ("max_ms", _F), ("p50_ms", _F), ("p90_ms", _F),
     ("p99_ms", _F), ("median_ci_low_ms", _F), ("median_ci_high_ms", _F), ("first_start_ns", _I),
     ("last_end_ns", _I), ("duration_s", _F),
+    # where it ran: load time (ms), CPUs it could use ("0-3"), the suite's `cpus`, governor and clock range
+    # seen (MHz), operators of its signature and how many the delegate took (null: the runtime does not say)
+    ("load_ms", _F), ("affinity", _S), ("cpus", _S), ("cpu_governor", _S), ("cpu_mhz_min", _F),
+    ("cpu_mhz_max", _F), ("ops", _I), ("delegated_ops", _I), ("fully_delegated", _B), ("delegate_used", _B),
+    ("placement_note", _S),
+    # a sustained run: seconds asked for, first throttle (s after the measured start), late/early latency
+    ("sustained_s", _F), ("time_to_throttle_s", _F), ("steady_initial_ratio", _F), ("throttle_basis", _S),
     # aggregates-only runners (benchmark_model)
     ("init_ms", _F), ("first_inference_ms", _F), ("warmup_avg_ms", _F),
     # a background job beside the job
@@ -96,7 +107,7 @@ def upgrade_results(table: pa.Table, version: int) -> pa.Table:
 
 def _with_result_schema(table: pa.Table) -> pa.Table:
     """Columns as RESULT_SCHEMA types; those an older format lacks (1: typed by inference; 2: no
-    `telemetry_evidence`) come out null."""
+    `telemetry_evidence`; 3: no placement or sustained-run columns) come out null."""
     columns = {f.name: table.column(f.name).cast(f.type) if f.name in table.column_names
                else pa.nulls(table.num_rows, f.type) for f in RESULT_SCHEMA}
     return pa.table(columns, schema=RESULT_SCHEMA)
@@ -158,6 +169,8 @@ def upgrade_manifest(data: Mapping[str, Any], where: str = "manifest") -> dict[s
     if version < 3:
         upgraded = {**upgraded, "format_version": 3, "resumes": upgraded.get("resumes", []),
                     "lost": upgraded.get("lost", {})}
+    if version < 4:  # only result columns were added
+        upgraded["format_version"] = 4
     return upgraded
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from harness.analysis.latency import LatencyStats, latency_stats
 from harness.events import AggregateTimings, EventLog
 
-__all__ = ["summarize_events", "summarize_benchmark_model", "instability_advice"]
+__all__ = ["summarize_events", "summarize_benchmark_model", "instability_advice", "placement_columns",
+           "delegate_used", "cpu_list"]
 
 
 def summarize_events(events: EventLog | Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -34,6 +35,7 @@ def summarize_events(events: EventLog | Iterable[Mapping[str, Any]]) -> dict[str
         row.update(latency_stats(log.latencies()).as_row())
         row["first_start_ns"], row["last_end_ns"] = span
         row["duration_s"] = (span[1] - span[0]) / 1e9
+    row.update(placement_columns(log.loaded or {}))
     if "accuracy_after" in last:
         row.update(eval_examples=last["eval_examples"], accuracy_before=last["accuracy_before"],
                    accuracy_after=last["accuracy_after"],
@@ -42,6 +44,35 @@ def summarize_events(events: EventLog | Iterable[Mapping[str, Any]]) -> dict[str
     if losses:
         row["first_loss"], row["final_loss"] = losses
     return row
+
+
+def cpu_list(cpus: Iterable[int]) -> str:
+    """CPU ids as ranges, as taskset and /sys print them: [0, 1, 2, 3, 6] -> "0-3,6"."""
+    ids, parts = sorted(set(cpus)), []
+    for cpu in ids:
+        if parts and parts[-1][1] == cpu - 1:
+            parts[-1][1] = cpu
+        else:
+            parts.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def placement_columns(loaded: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a job ran, from its runner's `loaded` event (nulls for what the runner did not say)."""
+    affinity = loaded.get("affinity")
+    return {"load_ms": loaded.get("load_ms"), "affinity": cpu_list(affinity) if affinity is not None else None,
+            "ops": loaded.get("ops"), "delegated_ops": loaded.get("delegated_ops"),
+            "fully_delegated": loaded.get("fully_delegated"), "placement_note": loaded.get("placement_note")}
+
+
+def delegate_used(delegate: str, row: Mapping[str, Any]) -> bool | None:
+    """Whether the job's delegate took any operator: None for `cpu` (no delegate asked) and where the runner
+    could not tell; False marks a job whose numbers are the CPU's, never a delegate result."""
+    if delegate == "cpu":
+        return None
+    if row.get("fully_delegated") or (row.get("delegated_ops") or 0) > 0:
+        return True
+    return False if row.get("delegated_ops") == 0 else None
 
 
 def summarize_benchmark_model(result: AggregateTimings) -> dict[str, Any]:
@@ -57,7 +88,7 @@ def summarize_benchmark_model(result: AggregateTimings) -> dict[str, Any]:
         **{field.name: None for field in dataclasses.fields(LatencyStats)},
         "n": result.count, "mean_ms": result.inference_avg_ms, "stdev_ms": result.std_ms,
         "min_ms": result.min_ms, "max_ms": result.max_ms,
-        "init_ms": result.init_ms, "first_inference_ms": result.first_inference_ms,
+        "init_ms": result.init_ms, "load_ms": result.init_ms, "first_inference_ms": result.first_inference_ms,
         "warmup_avg_ms": result.warmup_avg_ms,
     }
     return row

@@ -18,6 +18,7 @@ typedef int LiteRtStatus; /* 0 = ok */
 typedef struct LrtEnvironment *LiteRtEnvironment;
 typedef struct LrtModel *LiteRtModel;
 typedef struct LrtSignature *LiteRtSignature;
+typedef struct LrtSubgraph *LiteRtSubgraph;
 typedef struct LrtTensor *LiteRtTensor;
 typedef struct LrtOptions *LiteRtOptions;
 typedef struct LrtOpaqueOptions *LiteRtOpaqueOptions;
@@ -68,6 +69,8 @@ LiteRtStatus LiteRtGetSignatureInputTensorByIndex(LiteRtSignature sig, LiteRtPar
 LiteRtStatus LiteRtGetNumSignatureOutputs(LiteRtSignature sig, LiteRtParamIndex *count);
 LiteRtStatus LiteRtGetSignatureOutputName(LiteRtSignature sig, LiteRtParamIndex index, const char **name);
 LiteRtStatus LiteRtGetSignatureOutputTensorByIndex(LiteRtSignature sig, LiteRtParamIndex index, LiteRtTensor *t);
+LiteRtStatus LiteRtGetSignatureSubgraph(LiteRtSignature sig, LiteRtSubgraph *subgraph);
+LiteRtStatus LiteRtGetNumSubgraphOps(LiteRtSubgraph subgraph, LiteRtParamIndex *count);
 LiteRtStatus LiteRtGetTensorTypeId(LiteRtTensor t, int *type_id);
 LiteRtStatus LiteRtGetRankedTensorType(LiteRtTensor t, LiteRtRankedTensorType *type);
 
@@ -95,6 +98,8 @@ LiteRtStatus LiteRtGetTensorBufferRequirementsBufferSize(LiteRtTensorBufferRequi
 LiteRtStatus LiteRtGetCompiledModelOutputTensorLayouts(LiteRtCompiledModel compiled, LiteRtParamIndex signature,
                                                        size_t num_layouts, LiteRtLayout *layouts,
                                                        _Bool update_allocation);
+/* True when every operator went to the selected accelerator(s); it does not say how many did otherwise. */
+LiteRtStatus LiteRtCompiledModelIsFullyAccelerated(LiteRtCompiledModel compiled, _Bool *fully);
 LiteRtStatus LiteRtRunCompiledModel(LiteRtCompiledModel compiled, LiteRtParamIndex signature, size_t num_inputs,
                                     LiteRtTensorBuffer *inputs, size_t num_outputs, LiteRtTensorBuffer *outputs);
 

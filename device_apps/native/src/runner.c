@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <math.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -219,6 +220,7 @@ typedef struct {
   LiteRtCompiledModel compiled;
   signature sigs[4]; /* infer, train, get_weights (looked up on demand) */
   size_t n_sigs;
+  double load_ms; /* environment, model and compiled model made (the checksum not included) */
 } runtime;
 
 static size_t element_size(int type) {
@@ -434,6 +436,7 @@ static int load(const json *job, runtime *rt) {
   int builtin = strcmp(delegate, "cpu") == 0;
   if (!builtin && strcmp(delegate, "xnnpack") != 0)
     return fail("delegate_unavailable", "delegate '%s' does not exist in the native runner (cpu, xnnpack only)", delegate);
+  int64_t start = now_ns();
   LiteRtStatus s = LiteRtCreateEnvironment(0, NULL, &rt->env);
   if (s != LRT_OK) return fail("internal", "LiteRT environment: %s", status_text(s));
   s = LiteRtCreateModelFromFile(rt->env, path, &rt->model);
@@ -451,6 +454,7 @@ static int load(const json *job, runtime *rt) {
   s = LiteRtCreateCompiledModel(rt->env, rt->model, options, &rt->compiled);
   LiteRtDestroyOptions(options);
   if (s != LRT_OK) return fail("model_load", "LiteRT could not compile %s: %s", path, status_text(s));
+  rt->load_ms = (double)(now_ns() - start) / 1e6;
   return 0;
 }
 
@@ -762,6 +766,49 @@ static void emit_started(void) {
   event_end(1);
 }
 
+/* Operators of signature `key` in the model (-1 when the C API cannot tell). */
+static long long signature_ops(runtime *rt, const char *key) {
+  LiteRtParamIndex count = 0, ops = 0;
+  LiteRtGetNumModelSignatures(rt->model, &count);
+  for (LiteRtParamIndex i = 0; i < count; i++) {
+    LiteRtSignature sig;
+    LiteRtSubgraph subgraph;
+    const char *name;
+    if (LiteRtGetModelSignature(rt->model, i, &sig) == LRT_OK && LiteRtGetSignatureKey(sig, &name) == LRT_OK &&
+        strcmp(name, key) == 0 && LiteRtGetSignatureSubgraph(sig, &subgraph) == LRT_OK &&
+        LiteRtGetNumSubgraphOps(subgraph, &ops) == LRT_OK)
+      return (long long)ops;
+  }
+  return -1;
+}
+
+/* `loaded` (protocol duty 3): load time, the CPUs this process may use, and what LiteRT says of placement. */
+static void emit_loaded(const json *job, runtime *rt) {
+  const char *delegate = json_get(job, "delegate")->string;
+  long long ops = signature_ops(rt, json_get(job, "signature")->string);
+  event_begin("loaded");
+  printf(", \"t_ns\": %lld", (long long)now_ns());
+  put_number("load_ms", rt->load_ms);
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    fputs(", \"affinity\": [", stdout);
+    for (int cpu = 0, first = 1; cpu < CPU_SETSIZE; cpu++)
+      if (CPU_ISSET(cpu, &set)) printf(first ? "%d" : ", %d", cpu), first = 0;
+    fputs("]", stdout);
+  }
+  if (ops >= 0) printf(", \"ops\": %lld", ops);
+  _Bool fully = 0;
+  if (strcmp(delegate, "cpu") == 0) {
+    fputs(", \"placement_note\": \"no delegate asked: LiteRT's builtin kernels run every operator\"", stdout);
+  } else if (LiteRtCompiledModelIsFullyAccelerated(rt->compiled, &fully) == LRT_OK) {
+    printf(", \"fully_delegated\": %s", fully ? "true" : "false");
+    if (fully && ops >= 0) printf(", \"delegated_ops\": %lld", ops);
+    else fputs(", \"placement_note\": \"LiteRT's C API says only that not every operator of the model was "
+               "accelerated, not how many were\"", stdout);
+  }
+  event_end(1);
+}
+
 static int emit_error(void) {
   event_begin("error");
   fputs(", \"code\": ", stdout);
@@ -797,6 +844,7 @@ int main(int argc, char **argv) {
   int64_t measured = 0;
   int is_train = 0;
   if (validate_job(job) == 0 && load(job, &rt) == 0) {
+    emit_loaded(job, &rt);
     is_train = strcmp(json_get(job, "signature")->string, "train") == 0;
     if (is_train ? run_train(job, &rt, &tr) : run_infer(job, &rt, &measured)) g_code = g_code ? g_code : "internal";
     else g_code = NULL;
