@@ -1,6 +1,6 @@
 """Device backends and the registry that turns a device id into a backend.
 
-Ids are `<scheme>` or `<scheme>:<rest>`: `host`, `android:<serial>`, `sim:<profile>`; later `ios:<udid>`.
+Ids are `<scheme>` or `<scheme>:<rest>`: `host`, `android:<serial>`, `sim:<profile>`, `ios:<udid>`.
 A backend is one module and one line here; it is imported only when an id of its scheme is used,
 so e.g. adbutils loads only for phones.
 """
@@ -20,6 +20,7 @@ BACKENDS: dict[str, str] = {
     "host": "harness.devices.host:HostDevice",
     "android": "harness.devices.android:AndroidDevice",
     "sim": "harness.devices.sim:SimDevice",
+    "ios": "harness.devices.ios:IosDevice",
 }
 
 
