@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["cache_root", "source_hash", "atomic_write_bytes", "cached_arrays"]
+__all__ = ["cache_root", "source_hash", "atomic_write_bytes", "write_npz", "write_examples", "cached_arrays"]
 
 _MODELS_DIR = Path(__file__).resolve().parent
 
@@ -49,12 +49,22 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """`arrays` as an .npz at `path`, written atomically."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_examples(path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """A task's staged data file: examples `x` as float32 and labels `y` as int32 (what every runner reads)."""
+    write_npz(path, {"x": x.astype(np.float32), "y": y.astype(np.int32)})
+
+
 def cached_arrays(name: str, convert: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Arrays saved as `<cache>/data/<name>.npz`, computed by `convert()` the first time only."""
     path = cache_root() / "data" / f"{name}.npz"
     if not path.exists():
-        buf = io.BytesIO()
-        np.savez(buf, **convert())
-        atomic_write_bytes(path, buf.getvalue())
+        write_npz(path, convert())
     with np.load(path) as arrays:
         return {key: arrays[key] for key in arrays.files}

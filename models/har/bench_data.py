@@ -8,12 +8,11 @@ phone placed where the person liked). Only held-out subjects are allowed: the gl
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
-from models.cache import atomic_write_bytes, cache_root
+from models.cache import cache_root, write_examples
 from models.task import TaskError
 
 __all__ = ["CONDITIONS", "SPEC", "parse_spec", "personalization_files"]
@@ -38,12 +37,6 @@ def parse_spec(spec: str) -> tuple[int, str]:
     return subject, condition
 
 
-def _write_npz(path: Path, x: np.ndarray, y: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.savez(buf, x=x.astype(np.float32), y=y.astype(np.int32))
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def personalization_files(spec: str) -> tuple[Path, Path]:
     """(train .npz, eval .npz) for `spec`, written once into the user cache."""
     from models.har.data import SPLIT_ID, personal_split
@@ -54,7 +47,7 @@ def personalization_files(spec: str) -> tuple[Path, Path]:
     if not (train.exists() and test.exists()):
         split = personal_split(subject)
         order = np.random.default_rng(subject).permutation(len(split.personal))
-        _write_npz(train, split.personal.x[order], split.personal.y[order])
+        write_examples(train, split.personal.x[order], split.personal.y[order])
         held = split.cross_placement_test if condition == "cross-placement" else split.same_trial_test
-        _write_npz(test, held.x, held.y)
+        write_examples(test, held.x, held.y)
     return train, test
