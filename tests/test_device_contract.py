@@ -18,7 +18,7 @@ from harness.protocol import check_stream, job_from_vector, load_vectors
 from tests.backends.loopback import LoopbackDevice
 
 UNITS = {"A", "V", "Ah", "J", "C", "%", "bool", "level", "W"}
-BACKENDS = ["host_device", "loopback_device", "sim_device"]
+BACKENDS = ["host_device", "loopback_device", "sim_device", "ios_device"]
 
 
 @pytest.fixture
@@ -38,6 +38,21 @@ def loopback_device():
 @pytest.fixture
 def sim_device():
     device = SimDevice.open("sim:android-flagship")
+    yield device
+    device.close()
+
+
+@pytest.fixture
+def ios_device(tmp_path, monkeypatch):
+    """`ios:<udid>` through fakes at the pymobiledevice3 boundary (tests/ios_fakes.py)."""
+    from harness.devices.ios import IosDevice, transport
+    from tests.ios_fakes import FakePhone, fake_api
+
+    udid = "00008110-001A2B3C4D5E601E"
+    (tmp_path / "container").mkdir()
+    monkeypatch.setenv("HARNESS_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.setattr(transport, "_override", fake_api({udid: FakePhone(udid, tmp_path / "container")}))
+    device = IosDevice.open(f"ios:{udid}")
     yield device
     device.close()
 
