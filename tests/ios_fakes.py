@@ -74,6 +74,7 @@ class FakePhone:
     launched: list[list[str]] = dataclasses.field(default_factory=list)
     calls: Iterator[int] = dataclasses.field(default_factory=itertools.count)
     running: dict[int, asyncio.subprocess.Process] = dataclasses.field(default_factory=dict)
+    app: tuple[str, ...] = ("-m", "harness.host_runner")  # what the companion runs (python arguments + job)
 
     def values(self) -> dict[str, Any]:
         return {"UniqueDeviceID": self.udid, "ProductType": "iPhone14,5", "ProductVersion": self.version,
@@ -237,7 +238,7 @@ class FakeProcessControl(_Context):
                 job[key]["path"] = str(self.phone.container / job[key]["path"])
         resolved = self.phone.container / (arguments[1] + ".resolved")
         resolved.write_text(json.dumps(job))
-        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "harness.host_runner", str(resolved),
+        process = await asyncio.create_subprocess_exec(sys.executable, *self.phone.app, str(resolved),
                                                        stdout=asyncio.subprocess.PIPE,
                                                        stderr=asyncio.subprocess.DEVNULL,
                                                        cwd=str(Path(__file__).resolve().parents[1]),

@@ -18,7 +18,7 @@ from harness.devices.ios import device as ios_device_module
 from harness.devices.ios import transport
 from harness.devices.ios.device import IosDevice, survey_ios
 from harness.devices.ios.runner import Lines
-from harness.errors import UserError
+from harness.errors import CompanionAppError, DeviceTimeout, UserError
 from harness.events import EnergySource
 from harness.telemetry.iopm import parse_power_source, power_source_samples, signed16
 from models.coreml import stored_zip
@@ -226,6 +226,50 @@ def test_forget_personalization_removes_staged_person_data(phones):
     try:
         lines = device.forget_personalization()
         assert any("a.npz" in line for line in lines) and sorted(p.name for p in folder.iterdir()) == ["m.mlmodel"]
+    finally:
+        device.close()
+
+
+def _job(device, toy_artifact) -> dict:
+    from harness.protocol import job_from_vector, load_vectors
+
+    vector = next(v for v in load_vectors() if v["name"] == "train-steps")
+    staged = device.stage([Artifact(toy_artifact.name, toy_artifact.path, toy_artifact.sha256)])
+    return job_from_vector(vector, staged[toy_artifact.sha256], toy_artifact.sha256)
+
+
+def test_a_job_beside_the_sampler_gets_energy_scores_never_joules(phones, toy_artifact):
+    device = IosDevice(UDID, sample_interval_s=0.02)
+    try:
+        job = _job(device, toy_artifact)
+        with device.sampler().sampling() as samples:
+            events = device.run(job)
+        assert events[-1]["event"] == "finished"
+        assert phones[UDID].launched == [["--job", f"Documents/phonebench/runs/{device.session}/jobs/"
+                                          f"{job['job_id']}.json"]]
+        scores = [s for s in samples if s.source == "dvt_energy"]
+        assert scores and {s.unit for s in scores} == {"score"} and "energy.cost" in {s.channel for s in scores}
+    finally:
+        device.close()
+
+
+def test_a_companion_that_dies_mid_job_fails_it_with_its_output(phones, toy_artifact):
+    phones[UDID].app = ("-c", "import sys; print('dyld: Library not loaded'); sys.exit(3)")
+    device = IosDevice(UDID)
+    try:
+        with pytest.raises(CompanionAppError, match="without finished/error after 0 events: dyld: Library not"):
+            device.run(_job(device, toy_artifact))
+    finally:
+        device.close()
+
+
+def test_a_job_past_its_timeout_is_stopped(phones, toy_artifact):
+    phones[UDID].app = ("-c", "import time; time.sleep(60)")
+    device = IosDevice(UDID)
+    try:
+        with pytest.raises(DeviceTimeout, match="did not finish within 0.5 s"):
+            device.run(_job(device, toy_artifact), timeout_s=0.5)
+        assert all(p.returncode is not None for p in phones[UDID].running.values())  # killed
     finally:
         device.close()
 
