@@ -6,8 +6,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
-import time
 import json
+import time
 from pathlib import Path
 
 import pytest
