@@ -59,10 +59,10 @@ class IosDevice(Device):
         conditions=("thermal_status",),
     )
 
-    def __init__(self, udid: str, *, connection: str = "USB", replay: bool = True):
+    def __init__(self, udid: str, *, connection: str = "USB", replay: bool = True, sample_interval_s: float = 1.0):
         self.udid = check_udid(udid)
         self.id = f"ios:{udid}"
-        self.connection = connection
+        self.connection, self.sample_interval_s = connection, sample_interval_s
         self.api = api()
         self.phone: Phone = LOOP.call(Phone.connect(self.api, udid), self.id)
         self.session = session_token()
@@ -103,7 +103,8 @@ class IosDevice(Device):
         hardware = LOOP.call(self._hardware(), f"{self.id}: hardware information")
         values = self.phone.values
         gauge = battery.current_ma is not None and battery.voltage_mv is not None
-        iopm = EnergySource(SOURCE, available=gauge, rate_hz=1.0, resolution="1 mA" if gauge else "",
+        iopm = EnergySource(SOURCE, available=gauge, rate_hz=1 / self.sample_interval_s,
+                            resolution="1 mA" if gauge else "",
                             reason="" if gauge else "IOPMPowerSource has no InstantAmperage or Voltage")
         extra = {
             "udid": self.udid, "connection": self.connection, "build": str(values.get("BuildVersion", "")),
@@ -230,7 +231,7 @@ class _Tracked(IosSampler):
     """A sampler its device knows while it samples, so the job's pid and thermal events reach it."""
 
     def __init__(self, device: IosDevice):
-        super().__init__(device.phone)
+        super().__init__(device.phone, device.sample_interval_s)
         self.device = device
 
     def start(self) -> None:
