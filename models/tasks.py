@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models import har, toy
+from models import har, keyboard, toy
 from models.task import Task, TaskError
 from models.variant import Variant
 
 __all__ = ["TASKS", "get_task", "variants", "find_variant", "variant_names", "check_data", "data_files"]
 
-TASKS: dict[str, Task] = {t.name: t for t in (toy.TASK, har.TASK)}
+TASKS: dict[str, Task] = {t.name: t for t in (toy.TASK, har.TASK, keyboard.TASK)}
 
 
 def get_task(name: str) -> Task:
