@@ -30,7 +30,8 @@ Marks as in asv:
     !  newly failing    *  fixed    x  incomparable (job configuration changed)
 
 `harness compare` exits 1 when any verdict is `+` or `!`, so a device-lab CI can gate on it.
-`history()` applies step detection (harness.steps) to one value per run over many runs of a suite.
+`history()` applies step detection (harness.steps) to one value per run over many runs of a suite, and gives
+each run's value an interval from its repetitions (built like a verdict's: t × their spread on the log scale).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ from harness.steps import segments, steps_between
 from harness.store import Store
 
 __all__ = ["Metric", "METRICS", "Verdict", "Comparison", "check_comparable", "compare_runs", "format_comparison",
-           "HistoryEntry", "History", "check_history", "history", "history_frame", "format_history"]
+           "HistoryEntry", "History", "HISTORY_CONFIDENCE", "HISTORY_METRICS", "check_history", "history",
+           "history_frame", "format_history"]
 
 KEY = ("device_id", "variant", "workload")
 CONFIG = ("signature", "threads", "delegate")  # a change makes a pair incomparable
@@ -65,6 +67,8 @@ RESOLUTION_MS = 0.005
 FLOOR_QUANTILE = 0.999  # the floor: one-sided 99.9 % of run-to-run noise (Student's t of its estimate)
 HISTORY_MIN = 4  # earlier complete runs needed for a `runs` noise estimate (3 consecutive differences)
 HISTORY_RUNS = 20  # the most recent ones used
+HISTORY_METRICS = ("latency_p50_ms", "latency_p90_ms")  # one value per run and key in `history_frame`
+HISTORY_CONFIDENCE = 0.95  # of each run's interval in `history()`
 _LABELS = {REGRESSION: "regression", IMPROVEMENT: "improvement", NOT_SIGNIFICANT: "not significant",
            UNCHANGED: "no change", NEWLY_FAILING: "newly failing", FIXED: "fixed", INCOMPARABLE: "incomparable"}
 
@@ -280,7 +284,7 @@ def _earlier_runs(store: Store, new_run: str, frame: pd.DataFrame | None = None)
     frame = frame[frame["run_id"].isin(order[-HISTORY_RUNS:])]
     out: dict[tuple, list[float]] = {}
     for key, group in frame.groupby(list(KEY), sort=False):
-        for metric in ("latency_p50_ms", "latency_p90_ms"):
+        for metric in HISTORY_METRICS:
             out[(*key, metric)] = group[metric].astype(float).tolist()
     return out
 
@@ -373,11 +377,17 @@ class HistoryEntry:
     values: tuple[float, ...]
     steps: tuple[tuple[str, float, float], ...]  # (first run after the step, level before, level after)
     regression: bool  # latest level worse than the best earlier level by more than the threshold
+    created_utc: tuple[str, ...]  # per run
+    commits: tuple[str | None, ...]  # per run: its manifest's git commit
+    repetitions: tuple[int, ...]  # per run: jobs behind its value
+    intervals: tuple[tuple[float, float] | None, ...]  # per run: `HISTORY_CONFIDENCE` interval of its value
 
     def to_dict(self) -> dict[str, Any]:
         return {**dict(zip(KEY, self.key)), "metric": self.metric, "unit": self.unit, "run_ids": list(self.run_ids),
                 "values": list(self.values), "regression": self.regression,
-                "steps": [{"run_id": r, "before": b, "after": a} for r, b, a in self.steps]}
+                "steps": [{"run_id": r, "before": b, "after": a} for r, b, a in self.steps],
+                "created_utc": list(self.created_utc), "commits": list(self.commits),
+                "repetitions": list(self.repetitions), "intervals": [list(i) if i else None for i in self.intervals]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -408,19 +418,33 @@ WITH ok AS (
   WHERE {MEASURED_SQL}
   GROUP BY ALL
 )
-SELECT run_id, device_id, variant, workload, median(p50) AS latency_p50_ms, median(p90) AS latency_p90_ms
+SELECT run_id, device_id, variant, workload, median(p50) AS latency_p50_ms, median(p90) AS latency_p90_ms,
+       count(*) AS repetitions,
+       stddev_samp(CASE WHEN p50 > 0 THEN ln(p50) END) AS latency_p50_ms_log_sd,
+       stddev_samp(CASE WHEN p90 > 0 THEN ln(p90) END) AS latency_p90_ms_log_sd
 FROM per_job GROUP BY ALL
 """
 
 
+def _interval(value: float, log_sd: float, repetitions: int) -> tuple[float, float] | None:
+    """A run's value ± Student's t × the standard error of its repetitions' spread, on the log scale (the
+    construction of a verdict's interval); None for one repetition, whose spread is unknown."""
+    if repetitions < 2 or not math.isfinite(log_sd) or value <= 0:
+        return None
+    half = t_quantile((1 + HISTORY_CONFIDENCE) / 2, repetitions - 1) * log_sd / math.sqrt(repetitions)
+    return value * math.exp(-half), value * math.exp(half)
+
+
 def history_frame(store: Store, suite: str | None = None) -> pd.DataFrame:
-    """One row per (run, key): per-run latency percentiles, plus created_utc; oldest run first."""
+    """One row per (run, key): per-run latency percentiles, the number of repetitions and the sd of each
+    percentile's log over them (`<metric>_log_sd`), plus created_utc and git_commit; oldest run first."""
     con = store.connect()
     tables = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     if not {"results", "events"} <= tables:
-        return pd.DataFrame(columns=["run_id", "created_utc", *KEY, "latency_p50_ms", "latency_p90_ms"])
+        return pd.DataFrame(columns=["run_id", "created_utc", "git_commit", *KEY, *HISTORY_METRICS, "repetitions",
+                                     *(f"{m}_log_sd" for m in HISTORY_METRICS)])
     frame = con.execute(_HISTORY_SQL, [suite, suite]).df()
-    created = con.execute("SELECT run_id, created_utc FROM runs").df()
+    created = con.execute("SELECT run_id, created_utc, git_commit FROM runs").df()
     return frame.merge(created, on="run_id").sort_values(["created_utc", "run_id"], ignore_index=True)
 
 
@@ -437,16 +461,21 @@ def history(store: Store, suite: str | None = None, *, threshold: float = 0.05) 
     frame = history_frame(store, suite)
     entries = []
     for key, group in frame.groupby(list(KEY), sort=True):
-        for metric in ("latency_p50_ms", "latency_p90_ms"):
+        repetitions = tuple(int(n) for n in group["repetitions"])
+        for metric in HISTORY_METRICS:
             values = group[metric].to_numpy(float)
             run_ids = tuple(group["run_id"])
             segs = segments(values)
             steps = steps_between(segs, min_change=threshold)
             levels = [s.level for s in segs]
             regression = len(levels) > 1 and levels[-1] > min(levels[:-1]) * (1 + threshold)
+            intervals = tuple(_interval(v, sd, n) for v, sd, n in zip(
+                values.tolist(), group[f"{metric}_log_sd"].astype(float), repetitions, strict=True))
             entries.append(HistoryEntry(
                 tuple(key), metric, "ms", run_ids, tuple(values.tolist()),
-                tuple((run_ids[s.index], s.before, s.after) for s in steps), bool(regression)))
+                tuple((run_ids[s.index], s.before, s.after) for s in steps), bool(regression),
+                tuple(group["created_utc"]), tuple(None if pd.isna(c) else c for c in group["git_commit"]),
+                repetitions, intervals))
     return History(suite, threshold, tuple(entries))
 
 

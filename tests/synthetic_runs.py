@@ -58,17 +58,19 @@ def _samples(t0_ns: int, t1_ns: int, rate_hz: float, rng: np.random.Generator, b
 def write_run(store: Store, *, seed: int, slowdown: Mapping[str, float] | None = None, repetitions: int = 3,
               n: int = 200, suite: str = "synthetic", created: dt.datetime | None = None,
               rate_hz: float = 10.0, telemetry: bool = True, background_ms: float | None = None,
-              drift_sd: float = 0.01) -> str:
+              drift_sd: float = 0.01, commit: str | None = None) -> str:
     """One complete run: every variant × workload × repetition, A B alternation; returns its run id.
 
     With `background_ms`, each infer job is stored with a background train job's events beside it
     (stream `<job>-bg`, steps of that median), as `background = ...` workloads store them. `drift_sd` is
-    the log-sd of each repetition's offset (a large one makes an unstable run).
+    the log-sd of each repetition's offset (a large one makes an unstable run); `commit` is the manifest's
+    git commit.
     """
     rng = np.random.default_rng(seed)
     variants = list(MEDIANS_MS)
     jobs = repetitions * len(variants) * len(WORKLOADS)
-    writer = store.create_run({"suite": {"name": suite, "path": None, "source": ""}, "devices": []}, jobs)
+    writer = store.create_run({"suite": {"name": suite, "path": None, "source": ""}, "devices": [],
+                               "git_commit": commit}, jobs)
     t_ns = 1_000_000_000_000
     order = 0
     for rep in range(repetitions):

@@ -1,31 +1,92 @@
-"""History across runs: per-run latency of every variant and workload, with detected steps marked."""
+"""History across runs: per run, the latency of every device, variant and workload against the run's date,
+with its commit, device and interval in the hover and detected steps marked.
+
+Each series is drawn as its change against its own first run (%), so a 10 µs and a 30 ms series read on one
+axis; a button switches to absolute values on a log axis.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 import plotly.graph_objects as go
 
-from harness.compare import History, history
-from harness.dashboards.html import Section, write_page
+from harness.compare import HISTORY_CONFIDENCE, HISTORY_METRICS, History, HistoryEntry, history
+from harness.dashboards.html import Section, short_commit, write_page
 from harness.store import Store
 
-__all__ = ["history_figure", "render_history"]
+__all__ = ["RELATIVE", "ABSOLUTE", "history_figure", "render_history"]
+
+RELATIVE = "change vs first run (%)"  # the modes, as their buttons read
+ABSOLUTE = "absolute (ms, log axis)"
+_TICKED_RUNS = 10
+_NOTE = (f"x: the run's date (UTC), one point per run (up to {_TICKED_RUNS} runs, a tick each with its commit). "
+         "y: each series' change against its own first run, in % on a linear axis, so series of very different "
+         f"size read together; the button '{ABSOLUTE}' shows the values themselves on a log axis. Hover: commit, "
+         f"device, value and its {HISTORY_CONFIDENCE:.0%} interval (the median over the run's repetitions ± "
+         "Student's t × their spread, log scale).")
+
+
+def _scale(entry: HistoryEntry, mode: str) -> Callable[[float], float]:
+    first = entry.values[0]
+    return (lambda v: 100 * (v / first - 1)) if mode == RELATIVE else float
+
+
+def _errors(entry: HistoryEntry, scale: Callable[[float], float]) -> dict:
+    """Asymmetric error bars of each run's interval (none for a run without one)."""
+    up, down = [], []
+    for value, interval in zip(entry.values, entry.intervals, strict=True):
+        low, high = interval or (math.nan, math.nan)
+        up.append(scale(high) - scale(value))
+        down.append(scale(value) - scale(low))
+    return dict(type="data", symmetric=False, array=up, arrayminus=down, thickness=1)
+
+
+def _hover(entry: HistoryEntry, i: int) -> str:
+    value, interval, n = entry.values[i], entry.intervals[i], entry.repetitions[i]
+    ci = (f"{HISTORY_CONFIDENCE:.0%} CI [{interval[0]:.4g}, {interval[1]:.4g}] ms over {n} repetitions" if interval
+          else f"no CI: {n} repetition")
+    return "<br>".join((f"run {entry.run_ids[i]} · {entry.created_utc[i]}", f"commit {short_commit(entry.commits[i])}",
+                        f"device {entry.key[0]}",
+                        f"{entry.metric} {value:.4g} ms ({_scale(entry, RELATIVE)(value):+.1f} % vs first run)", ci))
 
 
 def history_figure(result: History, metric: str) -> go.Figure:
+    """One trace per key with one point per run, in `RELATIVE` mode; buttons switch to `ABSOLUTE` and back."""
     fig = go.Figure()
-    for entry in result.entries:
-        if entry.metric != metric:
-            continue
+    ticks: dict[str, str] = {}  # date -> tick label
+    ys: dict[str, list] = {RELATIVE: [], ABSOLUTE: []}
+    errors: dict[str, list] = {RELATIVE: [], ABSOLUTE: []}
+    steps: dict[str, list] = {RELATIVE: [], ABSOLUTE: []}
+    for entry in (e for e in result.entries if e.metric == metric):
+        dates = [c.replace("T", " ").removesuffix("Z") for c in entry.created_utc]  # plotly.js reads no offset
+        ticks.update((d, f"{d}<br>{short_commit(c)}") for d, c in zip(dates, entry.commits, strict=True))
+        for mode in ys:
+            scale = _scale(entry, mode)
+            ys[mode].append([scale(v) for v in entry.values])
+            errors[mode].append(_errors(entry, scale))
+            for run_id, before, after in entry.steps:
+                y = scale(after) if mode == RELATIVE else math.log10(after)  # log axes place annotations by log10
+                steps[mode].append(dict(x=dates[entry.run_ids.index(run_id)], y=y, text=f"{after / before - 1:+.0%}",
+                                        showarrow=True, arrowhead=2))
         name = " · ".join(entry.key) + (" (regressed)" if entry.regression else "")
-        fig.add_trace(go.Scattergl(x=list(range(len(entry.values))), y=entry.values, mode="lines+markers",
-                                   name=name, hovertext=list(entry.run_ids)))
-        for run_id, before, after in entry.steps:
-            x = entry.run_ids.index(run_id)
-            fig.add_annotation(x=x, y=after, text=f"{after / before - 1:+.0%}", showarrow=True, arrowhead=2)
-    fig.update_layout(xaxis_title="run (oldest first)", yaxis_title=f"{metric} (measured)", height=460,
-                      margin=dict(l=10, r=10, t=10, b=40))
+        fig.add_trace(go.Scatter(x=dates, y=ys[RELATIVE][-1], error_y=errors[RELATIVE][-1], mode="lines+markers",
+                                 name=name, hovertext=[_hover(entry, i) for i in range(len(dates))],
+                                 hoverinfo="text+name"))
+    titles = {RELATIVE: f"{metric}: {RELATIVE}", ABSOLUTE: f"{metric} (ms, measured, log axis)"}
+    buttons = [dict(label=mode, method="update",
+                    args=[{"y": ys[mode], "error_y": errors[mode]},
+                          {"yaxis.type": axis, "yaxis.title.text": titles[mode], "annotations": steps[mode]}])
+               for mode, axis in ((RELATIVE, "linear"), (ABSOLUTE, "log"))]
+    # a tick per run with its commit while they fit; plotly's own date ticks beyond
+    per_run = dict(tickvals=list(ticks), ticktext=list(ticks.values())) if len(ticks) <= _TICKED_RUNS else {}
+    fig.update_layout(xaxis=dict(title="run date (UTC)", type="date", **per_run),
+                      yaxis=dict(title=titles[RELATIVE], type="linear"), annotations=steps[RELATIVE],
+                      updatemenus=[dict(type="buttons", direction="right", active=0, buttons=buttons, x=0,
+                                        xanchor="left", y=1.02, yanchor="bottom")],
+                      height=480, margin=dict(l=10, r=10, t=50, b=40))
     return fig
 
 
@@ -34,5 +95,4 @@ def render_history(store: Store, suite: str | None, out: Path, threshold: float 
     runs = len({r for e in result.entries for r in e.run_ids})
     return write_page(out, f"History of {suite or 'all suites'}",
                       f"{runs} complete runs; {len(result.regressions)} series regressed beyond {threshold:.0%}",
-                      [Section(f"{m} per run", history_figure(result, m))
-                       for m in ("latency_p50_ms", "latency_p90_ms")])
+                      [Section(f"{m} per run", history_figure(result, m), note=_NOTE) for m in HISTORY_METRICS])

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from harness.files import write_atomic
 
-__all__ = ["Section", "write_page"]
+__all__ = ["Section", "short_commit", "write_page"]
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -20,6 +20,14 @@ table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;paddi
 th{background:#f4f4f4} td:first-child,th:first-child{text-align:left}
 .badge{display:inline-block;padding:1px 6px;border-radius:4px;font-size:12px;background:#eef}
 """
+
+
+def short_commit(commit: str | None) -> str:
+    """A manifest's git commit as people quote it: `737b027abcd1`, `737b027abcd1+dirty`; `?` without one."""
+    if not commit:
+        return "?"
+    sha, plus, rest = commit.partition("+")
+    return sha[:12] + plus + rest
 
 
 class Section:
