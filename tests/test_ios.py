@@ -158,13 +158,15 @@ def test_staging_is_content_addressed_and_checked(phones, tmp_path):
     (package / "Manifest.json").write_text("{}")
     (package / "Data" / "weights.bin").write_bytes(b"\0" * 64)
     zipped = stored_zip(package)
-    artifact = Artifact("har-cnn/coreml", package, hashlib.sha256(zipped).hexdigest())
+    artifact = Artifact("har-cnn/coreml", package, hashlib.sha256(zipped).hexdigest(),
+                        {"coreml": {"updatable_layers": ["head"]}})
     device = IosDevice(UDID)
     try:
         staged = device.stage([artifact])
         path = staged[artifact.sha256]
         assert path == f"Documents/phonebench/artifacts/{artifact.sha256}.mlpackage.zip"
         assert (phones[UDID].container / path).read_bytes() == zipped
+        assert json.loads((phones[UDID].container / (path + ".layers.json")).read_text()) == ["head"]
         writes = len(phones[UDID].writes)
         assert device.stage([artifact]) == staged and len(phones[UDID].writes) == writes  # nothing pushed again
     finally:

@@ -5,6 +5,7 @@ The companion's container (house_arrest AFC, paths relative to the app's home di
 
     Documents/phonebench/artifacts/<sha256><suffix>   content-addressed models and data (an .mlpackage
                                                       directory as its stored zip, `.mlpackage.zip`)
+    Documents/phonebench/artifacts/<...>.layers.json  an updatable model's layer names (its manifest's)
     Documents/phonebench/runs/<session token>/jobs/   this session's job files; removed on close
 """
 
@@ -137,6 +138,9 @@ class IosDevice(Device):
                 raise DeviceError(f"{artifact.path} changed since it was built (sha256 {digest[:12]}…)")
             path = posixpath.join(ROOT, "artifacts", digest + suffix)
             LOOP.call(self._push(path, data), f"{self.id}: stage {path}", timeout_s=600)
+            layers = (artifact.manifest.get("coreml") or {}).get("updatable_layers")
+            if layers:  # what the companion's get_weights reads back (Core ML does not list them)
+                LOOP.call(self._push(path + ".layers.json", json.dumps(list(layers)).encode()), f"{self.id}: stage")
             staged[digest] = path
         return staged
 
