@@ -37,7 +37,7 @@ def test_the_registry_finds_a_new_task_variants_by_name(binary):
 def test_without_its_line_the_task_is_unknown():
     with pytest.raises(KeyError):
         zoo.find_variant("binary-toy/last-layer")
-    with pytest.raises(TaskError, match="unknown task 'binary'; known tasks: toy, har"):
+    with pytest.raises(TaskError, match="unknown task 'binary'; known tasks: toy, har, keyboard"):
         tasks.get_task("binary")
 
 
@@ -62,7 +62,8 @@ def test_new_task_data_specs_are_checked_and_staged(binary):
     for bad in ("binary:0", "binary:x", "binary", "binary:1:2"):
         with pytest.raises(ValueError, match="binary:<person>"):
             tasks.check_data(bad)
-    with pytest.raises(ValueError, match="data must look like 'har:<subject>.*' or 'binary:<person>', not 'mnist:1'"):
+    with pytest.raises(ValueError, match="data must look like 'har:<subject>.*' or 'keyboard:<play>:<role>' or 'binary:<person>', "
+                                        "not 'mnist:1'"):
         tasks.check_data("mnist:1")
     with pytest.raises(ValueError, match="data must look like"):
         tasks.check_data("toy:1")  # a task without data specs
@@ -98,7 +99,7 @@ def test_cli_refuses_an_unknown_task_and_a_task_without_evaluation(capsys):
     from harness.cli import main
 
     assert main(["models", "build", "--task", "nope"]) == 2
-    assert "unknown task 'nope'; known tasks: toy, har" in capsys.readouterr().err
+    assert "unknown task 'nope'; known tasks: toy, har, keyboard" in capsys.readouterr().err
     assert main(["models", "eval", "--task", "toy"]) == 2
     assert "task 'toy' has no evaluation" in capsys.readouterr().err
 
