@@ -19,12 +19,20 @@ from typing import Any
 import numpy as np
 
 from harness.analysis.energy import energy_columns, job_energy
-from harness.analysis.summary import summarize_benchmark_model, summarize_events
+from harness.analysis.summary import cpu_list, placement_row, summarize_benchmark_model, summarize_events
+from harness.analysis.sustained import sustained_columns, throttling_curve
 from harness.checksum import sha256_file
 from harness.cooldown import cool_down
 from harness.cooldown import read as read_thermal
 from harness.devices import open_device
-from harness.devices.base import DEFAULT_JOB_TIMEOUT_S, Artifact, Device, DeviceDescription, TelemetrySampler
+from harness.devices.base import (
+    DEFAULT_JOB_TIMEOUT_S,
+    Artifact,
+    Device,
+    DeviceDescription,
+    TelemetrySampler,
+    resolve_cpus,
+)
 from harness.devices.capabilities import RUNNERS
 from harness.devices.lock import device_lock
 from harness.errors import CompanionAppError, DeviceError, DeviceLost, UserError
@@ -107,6 +115,9 @@ def check_devices(plan: Sequence[PlannedJob], suite: Suite, devices: dict[str, D
             raise UserError(f"workload {w.name!r}: {device.id}'s runner {runner.name!r} runs "
                             f"{'/'.join(runner.signatures)} with delegates {', '.join(runner.delegates)}, not "
                             f"{w.signature} on {w.delegate!r}")
+        if w.cpus is not None and not runner.placement:
+            raise UserError(f"workload {w.name!r}: {device.id}'s runner {runner.name!r} cannot be pinned to CPUs "
+                            "(cpus): drop cpus for it, or use a runner that pins itself (native, companion)")
         if w.background is not None and not runner.background:
             raise UserError(f"workload {w.name!r}: {device.id} cannot run a background job beside another "
                             f"(runner {runner.name!r}); run background workloads on a device that can (host)")
@@ -188,6 +199,7 @@ class _Target:
     reference_c: float | None  # the temperature the run started at: cooldown returns to it
     sources: tuple[EnergySource, ...]
     max_thermal_status: int  # cooldown waits for at most this status (an induced one, else 0)
+    description: DeviceDescription
 
 
 def _job_doc(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
@@ -196,7 +208,8 @@ def _job_doc(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
     files = tuple(target.staged[f.sha256] for f in data[w.data]) if w.data else None
     # synthetic inputs come from the ranges of the artifact's input spec (its task's), on every runner
     ranges = {i["name"]: [i["low"], i["high"]] for i in artifact.manifest.get("inputs", ())}
-    return job.protocol_job(target.staged[artifact.sha256], artifact.sha256, files, workload, job_id, ranges)
+    cpus, _ = resolve_cpus(w.cpus, target.description)
+    return job.protocol_job(target.staged[artifact.sha256], artifact.sha256, files, workload, job_id, ranges, cpus)
 
 
 def _run_checked(device: Device, job_doc: dict[str, Any], log: EventLog, timeout_s: float,
@@ -316,7 +329,7 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
         sink(event)
         reporter.event(job, event)
 
-    log = EventLog(on_event, spans=job.workload.background is not None)
+    log = EventLog(on_event, spans=job.workload.background is not None or job.workload.sustained_s is not None)
     samples: list[Sample] = []
     summary = {**summarize_events([]), "runner": job.workload.runner}
     error: DeviceError | None = None
@@ -346,6 +359,10 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
         "artifact_sha256": artifact.sha256, "started_utc": started_utc, "data": job.workload.data,
         "baseline_samples": len(baseline), "telemetry_evidence": evidence,
         **summary,
+        **placement_row(job.workload.delegate, _cpus_text(job.workload, target.description), summary, samples,
+                        sampler.governor if sampler else None),
+        **(sustained_columns(job.workload.sustained_s, throttling_curve(*log.spans(), log.latencies(), samples))
+           if job.workload.sustained_s is not None else {}),
         **cooled.to_columns(),
         # with a background job the foreground's energy includes the training beside it
         **energy_columns(*job_energy(target.sources, baseline, samples, log, invalid)),
@@ -353,6 +370,14 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
     if error is not None:
         row.update(status="failed", error_code=type(error).__name__, error_message=str(error))
     return row, baseline + samples
+
+
+def _cpus_text(workload: Workload, description: DeviceDescription) -> str | None:
+    """The workload's `cpus` as stored: what was asked, the CPUs it meant on this device and why."""
+    if workload.cpus is None:
+        return None
+    cpus, how = resolve_cpus(workload.cpus, description)
+    return f"{cpu_list(cpus)} ({how})"
 
 
 def _gist(error: Exception) -> str:
@@ -622,4 +647,5 @@ def _prepare(device: Device, description: DeviceDescription, plan: Sequence[Plan
         reference_c=read_thermal(device.snapshot()).temp_c,
         sources=description.energy_sources,
         max_thermal_status=int(thermal[0]) if thermal else 0,
+        description=description,
     )

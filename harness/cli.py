@@ -235,10 +235,86 @@ def _summary(rows: Sequence[dict[str, Any]]) -> tuple[Table, list[str]]:
     return table, warnings
 
 
-def _print_summary(rows: Sequence[dict[str, Any]]) -> None:
+def _placement(rows: Sequence[dict[str, Any]]) -> tuple[Table | None, list[str]]:
+    """Where each key's jobs ran and what loading and memory cost (medians), and a warning for every key whose
+    delegate took no operator (its numbers are the CPU's, never a delegate result)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if frame.empty or "load_ms" not in frame or frame[["load_ms", "peak_rss_bytes"]].isna().all().all():
+        return None, []
+    table = Table(title="Where jobs ran (medians; as each runner and sampler reported it, — where not exposed)")
+    for col in ("variant", "workload", "device", "runner", "load ms", "peak MiB", "cpus", "governor", "MHz",
+                "delegated ops"):
+        table.add_column(col, justify="right" if col in ("load ms", "peak MiB") else "left", overflow="fold")
+    warnings = []
+    for (variant, workload, device), g in frame.groupby(["variant", "workload", "device_id"], sort=False):
+        ok, first = g[g["status"] == "ok"], g.iloc[0]
+        lo, hi = ok["cpu_mhz_min"].min(), ok["cpu_mhz_max"].max()
+        ops = "—" if pd.isna(first.get("ops")) else (
+            f"{first['delegated_ops']:.0f}/{first['ops']:.0f}" if pd.notna(first.get("delegated_ops")) else
+            f"?/{first['ops']:.0f}" + (" (not all)" if first.get("fully_delegated") is False else ""))
+        _row(table, variant, workload, device, first.get("runner") or "—",
+             *(f"{v:.1f}" if pd.notna(v) else "—" for v in (ok["load_ms"].median(),
+                                                             ok["peak_rss_bytes"].median() / 2**20)),
+             first.get("affinity") or "—", first.get("cpu_governor") or "—",
+             f"{lo:.0f}–{hi:.0f}" if pd.notna(lo) else "—", ops)
+        if (ok.get("delegate_used") is not None) and ok["delegate_used"].eq(False).any():
+            warnings.append(f"no delegate: {variant} · {workload} · {device} asked for {first['delegate']!r}, which "
+                            "took no operator: its numbers are the CPU's, not a delegate result")
+    return table, warnings
+
+
+def _sustained(rows: Sequence[dict[str, Any]]) -> Table | None:
+    """Sustained runs: time to the first throttle and how much slower the end of the run was than its start."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if frame.empty or "sustained_s" not in frame or frame["sustained_s"].isna().all():
+        return None
+    table = Table(title="Sustained runs (throttling curve in the dashboard)")
+    for col in ("variant", "workload", "device", "ran s", "first throttle s", "late/early latency", "basis"):
+        table.add_column(col, justify="right" if col.endswith(("s", "latency")) else "left", overflow="fold")
+    for _, r in frame[frame["sustained_s"].notna()].iterrows():
+        throttle = "never" if pd.isna(r["time_to_throttle_s"]) else f"{r['time_to_throttle_s']:.1f}"
+        ratio = "—" if pd.isna(r["steady_initial_ratio"]) else f"{r['steady_initial_ratio']:.2f}×"
+        _row(table, r["variant"], r["workload"], r["device_id"],
+             "—" if pd.isna(r.get("duration_s")) else f"{r['duration_s']:.0f}", throttle, ratio,
+             r["throttle_basis"] or "—")
+    return table
+
+
+def _runner_table(rows: Sequence[dict[str, Any]], store: Any, run_id: str) -> Table | None:
+    """Runner against runner: each runner's latency over the reference runner's, same model and device."""
+    import pandas as pd
+
+    from harness.analysis.runners import runner_ratios
+
+    frame = pd.DataFrame(rows)
+    if frame.empty or frame.groupby(["variant", "device_id"])["runner"].nunique().max() < 2:
+        return None
+    spans = store.measured(run_id, [r["job_id"] for r in rows if r["status"] == "ok"])
+    ratios = runner_ratios(frame, {job: f["latency_ms"].to_numpy() for job, f in spans.items()})
+    if not ratios:
+        return None
+    table = Table(title="Runner against runner (latency ÷ the reference runner's, 95% bootstrap interval)")
+    for col in ("variant", "device", "workload", "runner", "vs", "latency ×", "interval", "load ×"):
+        table.add_column(col, justify="right" if "×" in col or col == "interval" else "left", overflow="fold")
+    for r in ratios:
+        interval = f"{r.low:.2f}–{r.high:.2f}" if r.low is not None else f"none ({r.statistic}s: aggregates only)"
+        _row(table, r.variant, r.device_id, r.shape, r.runner, r.reference, f"{r.ratio:.2f}", interval,
+             "—" if r.load_ratio is None else f"{r.load_ratio:.2f}")
+    return table
+
+
+def _print_summary(rows: Sequence[dict[str, Any]], store: Any = None, run_id: str | None = None) -> None:
     table, warnings = _summary(rows)
     out.print(table)
-    for line in warnings:
+    placement, delegate_warnings = _placement(rows)
+    for extra in (placement, _sustained(rows), _runner_table(rows, store, run_id) if store else None):
+        if extra is not None:
+            out.print(extra)
+    for line in warnings + delegate_warnings:
         out.print(line, style="yellow", soft_wrap=True, markup=False)
 
 
@@ -291,6 +367,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.resume is not None and (args.suite or args.device):
         raise UserError("--resume runs the stored suite on the run's devices: drop --suite and --device")
     store = _store(args)
+    opener = {}
+    if args.lab is not None:
+        from harness.lab.device import lab_opener
+
+        opener = {"open_device": lab_opener(args.lab)}
     if args.job_timeout is not None and not args.job_timeout > 0:
         raise UserError(f"--job-timeout must be a number of seconds > 0, not {args.job_timeout}")
     # counts and elapsed time first: at 100 columns a long job name wraps, the numbers never get cut
@@ -301,12 +382,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         reporter = _RichReporter(progress, console)
         with progress, _stop_signals_interrupt():
             if args.resume is not None:
-                result = resume_bench(store, args.resume, reporter=reporter, job_timeout_s=args.job_timeout)
+                result = resume_bench(store, args.resume, reporter=reporter, job_timeout_s=args.job_timeout,
+                                      **opener)
             else:
                 suite_path = args.suite or DEFAULT_SUITE
                 result = run_bench(load_suite(suite_path), store, suite_path=suite_path, device_ids=args.device,
-                                   reporter=reporter, job_timeout_s=args.job_timeout)
-    _print_summary(result.rows)
+                                   reporter=reporter, job_timeout_s=args.job_timeout, **opener)
+    _print_summary(result.rows, store, result.run_id)
     for part in _energy_tables(result.rows, store.manifest(result.run_id).get("artifacts", {})):
         out.print(part, soft_wrap=True, markup=False) if isinstance(part, str) else out.print(part)
     dashboard = render_runs(store, [result.run_id], result.run_dir / "dashboard.html")
@@ -318,6 +400,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
                   f"{result.run_id}`", soft_wrap=True, markup=False)
     out.print(f"dashboard: {dashboard}", soft_wrap=True, markup=False)
     return 0 if failed == 0 else 1
+
+
+# -- lab -------------------------------------------------------------------------------------------
+
+def cmd_lab_agent(args: argparse.Namespace) -> int:
+    from harness.lab.agent import serve
+
+    if not args.interval > 0:
+        raise UserError(f"--interval must be a number of seconds > 0, not {args.interval}")
+    with _stop_signals_interrupt():
+        serve(args.address, args.host, args.connect, interval_s=args.interval,
+              say=lambda line: out.print(line, soft_wrap=True, markup=False))
+    return 0
+
+
+def cmd_lab_phones(args: argparse.Namespace) -> int:
+    from harness.lab.device import connect, lab_phones
+
+    connect(args.address)
+    phones = lab_phones()
+    if args.json:
+        _print_json(phones)
+    for device_id, host in ([] if args.json else sorted(phones.items())):
+        out.print(f"{device_id}  on {host}", soft_wrap=True, markup=False)
+    return 0
 
 
 # -- forget ----------------------------------------------------------------------------------------
@@ -386,7 +493,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     for d in manifest["devices"]:
         out.print(f"device {d['id']}: {d['model']} · {d['soc']} · {d['os']}", markup=False)
     if jobs:
-        _print_summary(jobs)
+        _print_summary(jobs, store, manifest["run_id"])
     return 0
 
 
@@ -499,7 +606,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN", help="run only the jobs an incomplete or interrupted run lacks (those "
                    "lost with a device included), with its stored suite, into that run")
     p.add_argument("--verbose", action="store_true", help="let TensorFlow's and absl's own log lines through")
+    p.add_argument("--lab", metavar="ADDRESS", help="run the phones' jobs on the device lab's Ray cluster at ADDRESS "
+                   "(head host:port; README: the device lab); host and sim devices still run here")
     p.set_defaults(func=cmd_bench)
+
+    lab = sub.add_parser("lab", help="the device lab on Ray (extra `lab`, Linux)").add_subparsers(
+        dest="lab_command", required=True, metavar="ACTION")
+    p = lab.add_parser("agent", help="serve this host's phones to the lab until stopped (one actor per phone)")
+    p.add_argument("--address", required=True, help="the lab's Ray head, host:port")
+    p.add_argument("--host", required=True, metavar="NAME", help="this host's name: its Ray node carries the "
+                   "resource harness-host:NAME")
+    p.add_argument("--connect", action="append", default=[], metavar="HOST:PORT", help="also serve this `adb "
+                   "connect` endpoint (adb over Wi-Fi, DeviceFarmer/STF; repeatable)")
+    p.add_argument("--interval", type=float, default=2.0, metavar="S", help="how often to look for phones")
+    p.set_defaults(func=cmd_lab_agent)
+    p = lab.add_parser("phones", help="the phones the lab serves now, by host")
+    p.add_argument("--address", required=True, help="the lab's Ray head, host:port")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_lab_phones)
 
     p = with_results(sub.add_parser("runs", help="list stored runs"))
     p.add_argument("--json", action="store_true")

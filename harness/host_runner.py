@@ -221,6 +221,15 @@ def _run_train(job: dict[str, Any], interpreter, emit: _Emitter) -> dict[str, An
     return {**result, "delta_bytes": int(sum(w.nbytes for w in weights.values())), "delta_sha256": digest.hexdigest()}
 
 
+def _pin(job: dict[str, Any]) -> None:
+    """Pin this process to the job's `cpus` (protocol duty 3), before the model is loaded."""
+    if "cpus" in job:
+        try:
+            os.sched_setaffinity(0, job["cpus"])
+        except OSError as exc:
+            raise JobFailed("placement_unavailable", f"cannot pin the runner to cpus {job['cpus']}: {exc}") from exc
+
+
 def _emit_loaded(job: dict[str, Any], emit: _Emitter, load_ms: float) -> None:
     """`loaded` (protocol duty 3): what LiteRT's Python interpreter tells of the load; it shows the execution
     plan of the model's primary subgraph only, never a signature's, so operator counts stay out."""
@@ -229,6 +238,18 @@ def _emit_loaded(job: dict[str, Any], emit: _Emitter, load_ms: float) -> None:
             "signature's: how many operators XNNPACK took is not exposed")
     emit("loaded", t_ns=time.monotonic_ns(), load_ms=load_ms, affinity=sorted(os.sched_getaffinity(0)),
          placement_note=note)
+
+
+def peak_rss_bytes(status: Path = Path("/proc/self/status")) -> int:
+    """This process's peak resident memory: VmHWM, which exec resets. (getrusage's ru_maxrss survives exec, so
+    a worker forked from a large harness would report the harness's size.)"""
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
 def run_job(job: Any, out: TextIO) -> bool:
@@ -241,14 +262,14 @@ def run_job(job: Any, out: TextIO) -> bool:
             validate_job(job)
         except ProtocolError as exc:
             raise JobFailed("bad_job", str(exc)) from exc
+        _pin(job)
         interpreter, load_ms = _interpreter(job)
         _emit_loaded(job, emit, load_ms)
         result = (_run_train if job["signature"] == "train" else _run_infer)(job, interpreter, emit)
     except JobFailed as exc:
         emit("error", code=exc.code, message=str(exc))
         return False
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-    emit("finished", t_ns=time.monotonic_ns(), peak_rss_bytes=peak, **result)
+    emit("finished", t_ns=time.monotonic_ns(), peak_rss_bytes=peak_rss_bytes(), **result)
     return True
 
 

@@ -30,12 +30,13 @@ class PlannedJob:
 
     def protocol_job(self, artifact_path: str, sha256: str, data: tuple[str, str] | None = None,
                      workload: Workload | None = None, job_id: str | None = None,
-                     ranges: dict[str, list[float]] | None = None) -> dict[str, Any]:
+                     ranges: dict[str, list[float]] | None = None, cpus: tuple[int, ...] = ()) -> dict[str, Any]:
         """The job document a runner receives, with the artifact's path on that device.
 
         `data` is the (train, eval) .npz paths on the device for a workload with `data`; `workload` and
         `job_id` override this job's own (a background job runs another workload beside it); `ranges`
-        are the synthetic inputs' [low, high) by input name (the artifact's input spec).
+        are the synthetic inputs' [low, high) by input name (the artifact's input spec); `cpus` the CPU ids the
+        runner pins itself to (the workload's `cpus`, resolved on the device).
         """
         w = workload or self.workload
         synthetic: dict[str, Any] = {"kind": "synthetic", "seed": w.input_seed}
@@ -59,7 +60,9 @@ class PlannedJob:
                 job["policy"] = w.policy.to_job()
         else:
             job["iterations"] = w.iterations
-            job["min_duration_s"] = w.min_duration_s
+            job["min_duration_s"] = max(w.min_duration_s, w.sustained_s or 0.0)
+        if cpus:
+            job["cpus"] = list(cpus)
         return job
 
 

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.errors import ResultFormatError, UserError
-from harness.events import Sample
+from harness.events import MEASURED_SQL, Sample
 from harness.files import write_atomic
 from harness.records import (
     EVENT_SCHEMA,
@@ -369,6 +369,13 @@ class Store:
 
     def samples(self, run_ref: str, job_id: str | None = None) -> pd.DataFrame:
         return self._read(run_ref, "samples", job_id)
+
+    def measured(self, run_ref: str, job_ids: Iterable[str]) -> dict[str, pd.DataFrame]:
+        """Each job's measured invokes or steps of its own stream (start_ns, end_ns, latency_ms), in order;
+        read by DuckDB, one job at a time in memory."""
+        con = self.events_view([run_ref])
+        return {job: con.execute(f"SELECT e.start_ns, e.end_ns, e.latency_ms FROM events e WHERE {MEASURED_SQL} "
+                                 "AND e.job_id = ? ORDER BY e.seq", [job]).df() for job in job_ids}
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """In-memory DuckDB with views `runs`, `results`, `events`, `samples` over every run."""

@@ -39,6 +39,12 @@
     signature = "infer"
     runner = "benchmark_model"         # LiteRT's own binary instead of the companion app (android only)
 
+    [[workloads]]
+    name = "sustained"
+    signature = "infer"
+    sustained_s = 300                  # invoke for 5 minutes: the throttling curve, time to first throttle
+    cpus = "big"                       # pin the runner: "big", "little" or a list of CPU ids
+
     benchmark_model = "bin/benchmark_model"   # your android_aarch64 build; relative to the suite file
 
     [conditions]                       # induced on every device before its jobs, restored at the end
@@ -86,6 +92,8 @@ class Workload:
     timeout_s: float | None = None  # a job of this workload that runs longer has hung: it fails, the run goes on
     policy: Policy | None = None  # train: the suite's scheduling policy, set by the plan (not a workload key)
     variants: tuple[str, ...] | None = None  # only these of the suite's variants run this workload (None: all)
+    sustained_s: float | None = None  # infer: invoke this long and report the throttling curve
+    cpus: str | tuple[int, ...] | None = None  # "big", "little" or CPU ids the runner is pinned to (None: any)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +179,14 @@ def _workload(table: Any, where: str) -> Workload:
         fields["variants"] = tuple(only)
     if "data" in table:
         _check_data(table["data"], signature, where)
+    if "sustained_s" in table:
+        _typed(table, "sustained_s", (int, float), where)
+        _positive(table["sustained_s"], "sustained_s", where)
+        if signature != "infer" or table.get("runner") == "benchmark_model":
+            raise UserError(f"{where}: sustained_s belongs to an infer workload of a runner with per-invoke events")
+        fields["sustained_s"] = float(table["sustained_s"])
+    if "cpus" in table:
+        fields["cpus"] = _cpus(table["cpus"], where)
     if "background" in table and (signature != "infer" or table.get("runner") == "benchmark_model"):
         raise UserError(f"{where}: background belongs to an infer workload of the companion runner")
     if signature == "infer":
@@ -183,6 +199,15 @@ def _workload(table: Any, where: str) -> Workload:
         if "steps" not in table or "batch_size" not in table:
             raise UserError(f"{where}: a train workload needs steps and batch_size")
     return Workload(name=name, signature=signature, **fields)
+
+
+def _cpus(value: Any, where: str) -> str | tuple[int, ...]:
+    if value in ("big", "little"):
+        return value
+    if isinstance(value, list) and value and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0
+                                                  for c in value):
+        return tuple(sorted(set(value)))
+    raise UserError(f"{where}: cpus must be \"big\", \"little\" or a non-empty list of CPU ids, not {value!r}")
 
 
 def _check_data(spec: str, signature: str, where: str) -> None:

@@ -134,6 +134,15 @@ class DeviceSandbox:
             zone.mkdir(parents=True, exist_ok=True)
             (zone / "type").write_text(kind + "\n")
             (zone / "temp").write_text(milli + "\n")
+        # two cores like this computer's (the runners pin themselves to real CPUs): a little and a big one
+        for cpu, (max_khz, cur_khz) in enumerate([(1804800, 1497600), (2841600, 2419200)]):
+            freq = root / f"sys/devices/system/cpu/cpu{cpu}/cpufreq"
+            freq.mkdir(parents=True, exist_ok=True)
+            (freq / "cpuinfo_max_freq").write_text(f"{max_khz}\n")
+            policy = root / f"sys/devices/system/cpu/cpufreq/policy{cpu}"
+            policy.mkdir(parents=True, exist_ok=True)
+            (policy / "scaling_cur_freq").write_text(f"{cur_khz}\n")
+            (policy / "scaling_governor").write_text("schedutil\n")
         self._install_tools()
 
     @property

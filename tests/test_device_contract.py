@@ -17,7 +17,7 @@ from harness.events import Sample
 from harness.protocol import check_stream, job_from_vector, load_vectors
 from tests.backends.loopback import LoopbackDevice
 
-UNITS = {"A", "V", "Ah", "J", "C", "%", "bool", "level", "W"}
+UNITS = {"A", "V", "Ah", "J", "C", "%", "bool", "level", "W", "Hz"}
 BACKENDS = ["host_device", "loopback_device", "sim_device", "ios_device"]
 
 

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.analysis.latency import LatencyStats, latency_stats
-from harness.events import AggregateTimings, EventLog
+from harness.events import AggregateTimings, EventLog, Sample
 
 __all__ = ["summarize_events", "summarize_benchmark_model", "instability_advice", "placement_columns",
-           "delegate_used", "cpu_list"]
+           "delegate_used", "cpu_list", "placement_row"]
 
 
 def summarize_events(events: EventLog | Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -73,6 +73,15 @@ def delegate_used(delegate: str, row: Mapping[str, Any]) -> bool | None:
     if row.get("fully_delegated") or (row.get("delegated_ops") or 0) > 0:
         return True
     return False if row.get("delegated_ops") == 0 else None
+
+
+def placement_row(delegate: str, cpus: str | None, summary: Mapping[str, Any], samples: Iterable[Sample],
+                  governor: str | None) -> dict[str, Any]:
+    """Where a job ran, beyond what its runner said: the suite's `cpus` as resolved, the governor and the clock
+    range the sampler saw (MHz, every cpufreq policy), and whether the delegate took any operator."""
+    clocks = [s.value / 1e6 for s in samples if s.source == "cpufreq" and s.unit == "Hz"]
+    return {"cpus": cpus, "cpu_governor": governor, "cpu_mhz_min": min(clocks) if clocks else None,
+            "cpu_mhz_max": max(clocks) if clocks else None, "delegate_used": delegate_used(delegate, summary)}
 
 
 def summarize_benchmark_model(result: AggregateTimings) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The per-run dashboard: latency distributions, training loss curves, delta sizes, and for one run its
-telemetry timeline (job spans shaded), energy–accuracy Pareto and KPIs; then the job table.
+telemetry timeline (job spans shaded), energy–accuracy Pareto, KPIs, each sustained job's throttling curve
+and runner-against-runner ratios; then the job table (with load time, peak memory and placement).
 
 Events are aggregated in DuckDB over the stored Parquet files (quartiles, job spans, loss curves), never
 loaded whole: a long job's millions of invokes cost the dashboard neither memory nor page size.
@@ -16,8 +17,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from harness.analysis.kpis import RunKPIs, run_kpis
+from harness.analysis.runners import runner_ratios
 from harness.dashboards.html import Section, write_page
 from harness.dashboards.pareto import pareto_figure
+from harness.dashboards.sustained import sustained_sections
 from harness.dashboards.timeline import timeline_figure
 from harness.events import MEASURED_SQL, is_modelled
 from harness.store import Store
@@ -82,7 +85,8 @@ def _delta_figure(results: pd.DataFrame) -> go.Figure:
 
 def _job_table(results: pd.DataFrame) -> str:
     cols = ["run_id", "job_id", "variant", "workload", "device_id", "repetition", "status", "n", "p50_ms",
-            "median_ci_low_ms", "median_ci_high_ms", "p90_ms", "p99_ms", "final_loss", "delta_bytes"]
+            "median_ci_low_ms", "median_ci_high_ms", "p90_ms", "p99_ms", "final_loss", "delta_bytes", "runner",
+            "load_ms", "peak_rss_bytes", "affinity", "cpu_governor", "ops", "delegated_ops", "time_to_throttle_s"]
     present = [c for c in cols if c in results]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in present)
     body = []
@@ -163,6 +167,31 @@ def _energy_sections(results: pd.DataFrame, con: duckdb.DuckDBPyConnection, samp
     ]
 
 
+def _runner_sections(store: Store, run_id: str, results: pd.DataFrame) -> list[Section]:
+    """Runner against runner, when one model ran with several runners on one device."""
+    ok = results[results["status"].eq("ok")]
+    if ok.empty or ok.groupby(["variant", "device_id"])["runner"].nunique().max() < 2:
+        return []
+    spans = store.measured(run_id, list(ok["job_id"]))
+    ratios = runner_ratios(ok, {job: f["latency_ms"].to_numpy() for job, f in spans.items()})
+    if not ratios:
+        return []
+    fig = go.Figure()
+    for r in ratios:
+        label = f"{r.variant} · {r.device_id} · {r.runner} vs {r.reference}"
+        error = {} if r.low is None else {"error_x": {"type": "data", "symmetric": False,
+                                                      "array": [r.high - r.ratio], "arrayminus": [r.ratio - r.low]}}
+        fig.add_trace(go.Bar(x=[r.ratio], y=[label], orientation="h", name=label, showlegend=False, **error,
+                             hovertext=f"{r.shape}; {r.statistic}" + ("" if r.low is not None else
+                                                                      ", no interval (aggregates only)")))
+    fig.add_vline(x=1.0, line_dash="dot")
+    fig.update_layout(xaxis_title="latency ÷ the reference runner's (1 = as fast)", height=160 + 40 * len(ratios))
+    return [Section("Runner against runner", fig,
+                    note="Same model, device, signature, delegate and threads; bars: ratio of median latencies with a "
+                         "95% bootstrap interval over the jobs' invokes (benchmark_model: ratio of means, no "
+                         "interval). Above 1: slower than the reference runner.")]
+
+
 def render_runs(store: Store, run_refs: Sequence[str], out: Path) -> Path:
     """Write one dashboard for one or more runs (figures overlay the runs)."""
     run_ids = [store.resolve(r) for r in run_refs]
@@ -183,6 +212,8 @@ def render_runs(store: Store, run_refs: Sequence[str], out: Path) -> Path:
         ]
         if len(run_ids) == 1:
             sections += _energy_sections(results, con, store.samples(run_ids[0]))
+            sections += sustained_sections(store, run_ids[0], results)
+            sections += _runner_sections(store, run_ids[0], results)
         sections.append(Section("Jobs", fragment=_job_table(results)))
     devices = sorted({d["id"] + " (" + d["soc"] + ")" for m in manifests for d in m.get("devices", [])})
     meta = (f"runs: {', '.join(run_ids)} · suite: {', '.join(sorted({m['suite']['name'] for m in manifests}))} · "

@@ -27,6 +27,8 @@ __all__ = [
     "EventCallback",
     "DEFAULT_JOB_TIMEOUT_S",
     "DeviceProblem",
+    "governor_text",
+    "resolve_cpus",
 ]
 
 EventCallback = Callable[[dict[str, Any]], None]
@@ -78,6 +80,9 @@ class TelemetrySampler(abc.ABC):
     A sampler reads every channel once at `start()` and once at `stop()`, and periodically between,
     so even an instant start/stop pair gives a snapshot of the device.
 
+    Where the device exposes cpufreq, a sampler also samples each policy's clock (source `cpufreq`, Hz) and
+    names the governor(s) in `governor`.
+
     After `stop()`, `invalid` names the energy sources whose figures this run cannot vouch for (source ->
     reason, e.g. a raw unit the readings could not decide) and `evidence` records how the raw readings were
     read (e.g. the current unit and why); both are stored with the job.
@@ -85,6 +90,7 @@ class TelemetrySampler(abc.ABC):
 
     invalid: Mapping[str, str] = MappingProxyType({})  # a sampler assigns its own after stop()
     evidence: Mapping[str, str] = MappingProxyType({})
+    governor: str | None = None  # the cpufreq governor(s) seen (`governor_text`); None: not exposed
 
     @abc.abstractmethod
     def start(self) -> None: ...
@@ -102,6 +108,34 @@ class TelemetrySampler(abc.ABC):
             yield samples
         finally:
             samples.extend(self.stop())
+
+
+def governor_text(governors: Mapping[str, str]) -> str | None:
+    """cpufreq governors by policy as one value: `schedutil` when all agree, else `policy0=a,policy4=b`."""
+    if not governors:
+        return None
+    if len(set(governors.values())) == 1:
+        return next(iter(governors.values()))
+    return ",".join(f"{p}={g}" for p, g in sorted(governors.items()))
+
+
+def resolve_cpus(spec: str | tuple[int, ...] | None, description: DeviceDescription) -> tuple[tuple[int, ...], str]:
+    """A workload's `cpus` on one device: the CPU ids and how they were chosen.
+
+    "big" are the cores with the highest maximum clock (`extra["cpu_max_khz"]`, "id:kHz,..."), "little" those
+    with the lowest; where the clocks are alike or unknown, every core, and the note says so.
+    """
+    if spec is None:
+        return (), ""
+    if not isinstance(spec, str):
+        return tuple(spec), "as listed"
+    clocks = dict(tuple(int(x) for x in pair.split(":")) for pair in
+                  description.extra.get("cpu_max_khz", "").split(",") if ":" in pair)
+    if len(set(clocks.values())) < 2:
+        cores = tuple(sorted(clocks)) or tuple(range(description.cores))
+        return cores, f"{spec}: every core (their maximum clocks are {'alike' if clocks else 'not exposed'})"
+    want = max(clocks.values()) if spec == "big" else min(clocks.values())
+    return tuple(sorted(c for c, khz in clocks.items() if khz == want)), f"{spec}: cores at {want / 1e6:.2f} GHz"
 
 
 class Device(abc.ABC):

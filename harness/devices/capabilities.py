@@ -29,6 +29,7 @@ class RunnerSpec:
     delegates: tuple[str, ...] = DELEGATES
     events: bool = True  # per-invoke protocol events; False: aggregates only (no percentiles, no energy window)
     background: bool = False  # can run a background train job beside an infer job
+    placement: bool = True  # pins itself to a job's `cpus` (protocol duty 3)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +61,7 @@ RUNNERS: dict[str, RunnerSpec] = {r.name: r for r in (
     RunnerSpec("native", "the native C runner on LiteRT's C API (device_apps/native; no app install)",
                delegates=("cpu", "xnnpack")),
     RunnerSpec("benchmark_model", "LiteRT's benchmark_model binary", signatures=("infer",),
-               delegates=("cpu", "xnnpack", "nnapi", "gpu"), events=False),
+               delegates=("cpu", "xnnpack", "nnapi", "gpu"), events=False, placement=False),
 )}
 
 CONDITIONS: dict[str, ConditionSpec] = {c.name: c for c in (
@@ -90,4 +91,5 @@ class Capabilities:
         return {"formats": list(self.formats), "conditions": list(self.conditions),
                 "default_runner": self.default_runner,
                 "runners": {r.name: {"signatures": list(r.signatures), "delegates": list(r.delegates),
-                                     "events": r.events, "background": r.background} for r in self.runners}}
+                                     "events": r.events, "background": r.background, "placement": r.placement}
+                             for r in self.runners}}

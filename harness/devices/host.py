@@ -28,6 +28,7 @@ from harness.devices.base import (
     DeviceDescription,
     EventCallback,
     TelemetrySampler,
+    governor_text,
 )
 from harness.devices.capabilities import RUNNERS, Capabilities
 from harness.errors import CompanionAppError, DeviceError, DeviceTimeout, UserError
@@ -37,6 +38,7 @@ __all__ = ["HostDevice", "HostSampler"]
 
 POWERCAP = Path("/sys/class/powercap")
 THERMAL = Path("/sys/class/thermal")
+CPU = Path("/sys/devices/system/cpu")
 
 
 def _cpu_model() -> str:
@@ -62,11 +64,16 @@ def _rapl_domains(root: Path = POWERCAP) -> tuple[list[Path], str]:
     return readable, ""
 
 
-def _read_int(path: Path) -> int | None:
+def _read_text(path: Path) -> str | None:
     try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
+        return path.read_text().strip() or None
+    except OSError:
         return None
+
+
+def _read_int(path: Path) -> int | None:
+    text = _read_text(path)
+    return int(text) if text is not None and text.lstrip("-").isdigit() else None
 
 
 def _rapl_wrap_j(domains: Sequence[Path]) -> float | None:
@@ -75,11 +82,21 @@ def _rapl_wrap_j(domains: Sequence[Path]) -> float | None:
     return ranges.pop() / 1e6 if len(ranges) == 1 and None not in ranges else None
 
 
-class HostSampler(TelemetrySampler):
-    """Samples RAPL counters (J, cumulative) and thermal zones (C) in a thread every `period_s`."""
+def _cpu_max_khz(root: Path = CPU) -> str:
+    """Each core's maximum clock as "id:kHz,..." (empty where cpufreq is not exposed, e.g. in a VM)."""
+    clocks = {int(p.parent.parent.name[3:]): _read_int(p) for p in root.glob("cpu[0-9]*/cpufreq/cpuinfo_max_freq")}
+    return ",".join(f"{cpu}:{khz}" for cpu, khz in sorted(clocks.items()) if khz)
 
-    def __init__(self, rapl: Sequence[Path], zones: Sequence[Path], period_s: float = 0.1):
+
+class HostSampler(TelemetrySampler):
+    """Samples RAPL counters (J, cumulative), thermal zones (C) and cpufreq policy clocks (Hz) in a thread every
+    `period_s`; `governor` names the cpufreq governors."""
+
+    def __init__(self, rapl: Sequence[Path], zones: Sequence[Path], period_s: float = 0.1, cpu: Path = CPU):
         self._rapl, self._zones, self._period = list(rapl), list(zones), period_s
+        self._policies = sorted(p for p in (cpu / "cpufreq").glob("policy*") if (p / "scaling_cur_freq").exists())
+        self.governor = governor_text({p.name: g for p in self._policies
+                                       if (g := _read_text(p / "scaling_governor"))})
         self._samples: list[Sample] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -95,6 +112,10 @@ class HostSampler(TelemetrySampler):
             milli = _read_int(zone / "temp")
             if milli is not None:
                 self._samples.append(Sample(now, "thermal", zone.name, milli / 1000, "C"))
+        for policy in self._policies:
+            khz = _read_int(policy / "scaling_cur_freq")
+            if khz is not None:
+                self._samples.append(Sample(now, "cpufreq", policy.name, khz * 1000.0, "Hz"))
 
     def _loop(self) -> None:
         while not self._stop.wait(self._period):
@@ -102,7 +123,7 @@ class HostSampler(TelemetrySampler):
 
     def start(self) -> None:
         self._read()
-        if self._rapl or self._zones:
+        if self._rapl or self._zones or self._policies:
             self._thread = threading.Thread(target=self._loop, name="host-sampler", daemon=True)
             self._thread.start()
 
@@ -153,6 +174,7 @@ class HostDevice(Device):
             abi=platform.machine(), cores=os.cpu_count() or 1, accelerators=("cpu", "xnnpack"),
             energy_sources=(rapl,), extra={
                 "python": platform.python_version(), "thermal_zones": str(len(self._zones)),
+                "cpu_max_khz": _cpu_max_khz(),
                 "thermal_sources": f"{len(self._zones)} zone{'s' * (len(self._zones) != 1)}" if self._zones
                 else f"none (no readable zone under {THERMAL})"},
         )

@@ -4,6 +4,7 @@
 # slow readings (dumpsys) fork.
 #
 # usage: sh android_sampler.sh OUT STOP INTERVAL_S SLOW_EVERY PS_DIR TZ_DIR ODPM THERMALSERVICE LEASE PIDFILE OWNER
+#        [CPUFREQ]
 #   OUT             file the readings are written to (pulled by the host afterwards)
 #   STOP            the sampler takes a last full reading and exits once this file exists
 #   INTERVAL_S      seconds between fast readings (power_supply), e.g. 0.1
@@ -20,10 +21,13 @@
 #   PIDFILE         gets "PID OWNER" while the sampler runs (removed when it ends by itself), so a later
 #                   session can kill one that outlived its host; empty or - : none
 #   OWNER           who started it (host:pid), for that file
+#   CPUFREQ         cpufreq directory (/sys/devices/system/cpu/cpufreq) whose policy* clocks are read with the
+#                   slow readings and governors once at the start; - or absent: none
 #
 # Output, one item per line: "@pid PID", "@h VERSION INTERVAL SLOW_EVERY", "@zone ZONE TYPE", "@t UPTIME_S",
 # "@ps FILE VALUE", "@tz ZONE MILLIDEGREES", "@begin NAME" raw dumpsys lines "@end NAME" (`dumpsys battery`
-# as "battery" at the first and last reading), "@ready" after the first full reading, "@stop" after the last
+# as "battery" at the first and last reading), "@gov POLICY GOVERNOR" once, "@cf POLICY KHZ" with each slow
+# reading, "@ready" after the first full reading, "@stop" after the last
 # one, or "@expired" when the lease ran out.
 
 out=$1
@@ -37,6 +41,7 @@ thermalsvc=$8
 lease=$9
 pidfile=${10}
 owner=${11}
+cpufreq=${12:--}
 deadline=0
 
 ps_files=
@@ -50,6 +55,15 @@ if [ "$tz_dir" != - ]; then
 	for z in "$tz_dir"/thermal_zone*; do
 		if [ -r "$z/temp" ]; then
 			zones="$zones ${z##*/}"
+		fi
+	done
+fi
+
+policies=
+if [ "$cpufreq" != - ]; then
+	for p in "$cpufreq"/policy*; do
+		if [ -r "$p/scaling_cur_freq" ]; then
+			policies="$policies ${p##*/}"
 		fi
 	done
 fi
@@ -80,6 +94,11 @@ slow() {
 	for z in $zones; do
 		if read -r v < "$tz_dir/$z/temp"; then
 			echo "@tz $z $v"
+		fi
+	done
+	for p in $policies; do
+		if read -r v < "$cpufreq/$p/scaling_cur_freq"; then
+			echo "@cf $p $v"
 		fi
 	done
 	if [ "$thermalsvc" = 1 ]; then
@@ -121,6 +140,11 @@ echo "@h 1 $interval $slow_every"
 for z in $zones; do
 	if read -r ty < "$tz_dir/$z/type"; then
 		echo "@zone $z $ty"
+	fi
+done
+for p in $policies; do
+	if read -r g < "$cpufreq/$p/scaling_governor"; then
+		echo "@gov $p $g"
 	fi
 done
 fast

@@ -35,6 +35,7 @@ class SamplerOutput:
     units: BatteryUnits  # how this run's raw readings were read, and why (see harness.telemetry.conventions)
     dumps: tuple[tuple[int, BatteryDump], ...] = ()  # `dumpsys battery` at the first and last reading
     expired: bool = False  # the sampler ended itself: its lease ran out (the host stopped renewing it)
+    governors: tuple[tuple[str, str], ...] = ()  # (cpufreq policy, governor) as read at the start
 
 
 def parse_sampler_output(text: str, memory: UnitMemory | None = None) -> SamplerOutput:
@@ -42,7 +43,8 @@ def parse_sampler_output(text: str, memory: UnitMemory | None = None) -> Sampler
     the device decided, only read here).
 
     Sample lines: `@t 437.56` (seconds of /proc/uptime, i.e. CLOCK_BOOTTIME, 10 ms resolution),
-    `@ps current_now -326171`, `@tz thermal_zone3 45000`, `@begin odpm` ... `@end`, `@expired`.
+    `@ps current_now -326171`, `@tz thermal_zone3 45000`, `@cf policy4 2419200` (kHz: a `cpufreq` sample in
+    Hz), `@gov policy4 schedutil`, `@begin odpm` ... `@end`, `@expired`.
     Thermal zones become `thermal/<zone type>`, HAL temperatures `thermal/hal:<name>`, so a zone and
     a HAL sensor with the same name stay apart; zones that share a type stay apart as
     `thermal/<type> (<zone>)`, e.g. `cpu (thermal_zone3)` and `cpu (thermal_zone4)`.
@@ -58,7 +60,7 @@ def parse_sampler_output(text: str, memory: UnitMemory | None = None) -> Sampler
     samples.extend(parser.other)
     samples.sort(key=lambda s: s.t_ns)
     return SamplerOutput(tuple(samples), readings, convention, parser.stopped, parser.thermal_source, units,
-                         tuple(parser.dumps), parser.expired)
+                         tuple(parser.dumps), parser.expired, tuple(parser.governors.items()))
 
 
 class _Parser:
@@ -73,6 +75,7 @@ class _Parser:
         self.expired = False
         self.dumps: list[tuple[int, BatteryDump]] = []
         self.thermal_source = "none"
+        self.governors: dict[str, str] = {}
 
     def feed(self, line: str) -> None:
         if self.block is not None:
@@ -91,7 +94,10 @@ class _Parser:
             self.stopped = True
         elif tag == "@expired":
             self.expired = True
-        elif tag in ("@ps", "@tz", "@begin"):
+        elif tag == "@gov":
+            policy, _, governor = rest.partition(" ")
+            self.governors[policy] = governor.strip()
+        elif tag in ("@ps", "@tz", "@cf", "@begin"):
             self._timed(tag, rest)
 
     def _timed(self, tag: str, rest: str) -> None:
@@ -103,6 +109,10 @@ class _Parser:
         name, _, value = rest.partition(" ")
         if tag == "@ps":
             self.ps.setdefault(self.t_ns, {})[name] = value
+            return
+        if tag == "@cf":
+            if value.strip().isdigit():
+                self.other.append(Sample(self.t_ns, "cpufreq", name, int(value) * 1000.0, "Hz"))
             return
         celsius = zone_celsius(value)
         if celsius is not None:

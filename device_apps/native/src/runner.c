@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -147,7 +148,7 @@ static int validate_input(const json *in) {
 
 static int validate_job(const json *job) {
   static const char *const top[] = {"protocol", "job_id", "artifact", "signature", "input", "warmup", "iterations",
-                                    "min_duration_s", "train", "eval", "threads", "delegate", NULL};
+                                    "min_duration_s", "train", "eval", "threads", "delegate", "cpus", NULL};
   static const char *const required[] = {"protocol", "job_id", "artifact", "signature", "input", "warmup", "threads",
                                          "delegate", NULL};
   static const char *const signatures[] = {"infer", "train", NULL};
@@ -175,6 +176,13 @@ static int validate_job(const json *job) {
   if (md && (md->kind != J_NUMBER || md->number < 0)) return fail("bad_job", "min_duration_s: must be a number >= 0");
   if (!is_int(threads) || threads->number < 1 || threads->number > 64) return fail("bad_job", "threads: must be an integer 1..64");
   if (!one_of(json_get(job, "delegate"), delegates)) return fail("bad_job", "delegate: not a protocol delegate");
+  const json *cpus = json_get(job, "cpus");
+  if (cpus) {
+    int ok = cpus->kind == J_ARRAY && json_length(cpus) >= 1;
+    for (size_t i = 0; ok && i < json_length(cpus); i++)
+      ok = is_int(json_at(cpus, i)) && json_at(cpus, i)->number >= 0 && json_at(cpus, i)->number <= 1023;
+    if (!ok) return fail("bad_job", "cpus: must be a non-empty list of CPU ids 0..1023");
+  }
   const json *train = json_get(job, "train"), *eval = json_get(job, "eval");
   if (train) {
     if (train->kind != J_OBJECT || only_keys(train, "train", train_keys)) return g_code ? -1 : fail("bad_job", "train: must be an object");
@@ -766,6 +774,18 @@ static void emit_started(void) {
   event_end(1);
 }
 
+/* Pin this process to the job's `cpus` (protocol duty 3), before anything is loaded. */
+static int pin(const json *job) {
+  const json *cpus = json_get(job, "cpus");
+  if (!cpus) return 0;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (size_t i = 0; i < json_length(cpus); i++) CPU_SET((int)json_at(cpus, i)->number, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0)
+    return fail("placement_unavailable", "cannot pin the runner to the job's cpus: %s", strerror(errno));
+  return 0;
+}
+
 /* Operators of signature `key` in the model (-1 when the C API cannot tell). */
 static long long signature_ops(runtime *rt, const char *key) {
   LiteRtParamIndex count = 0, ops = 0;
@@ -809,6 +829,21 @@ static void emit_loaded(const json *job, runtime *rt) {
   event_end(1);
 }
 
+/* Peak resident memory: VmHWM of /proc/self/status, which exec resets (getrusage's ru_maxrss survives exec, so
+ * a runner started by a large process would report that process's size); ru_maxrss where there is no VmHWM. */
+static long long peak_rss_bytes(void) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (sscanf(line, "VmHWM: %lld kB", &kb) == 1) break;
+  if (f) fclose(f);
+  if (kb >= 0) return kb * 1024;
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return (long long)usage.ru_maxrss * 1024;
+}
+
 static int emit_error(void) {
   event_begin("error");
   fputs(", \"code\": ", stdout);
@@ -843,18 +878,16 @@ int main(int argc, char **argv) {
   train_result tr = {0};
   int64_t measured = 0;
   int is_train = 0;
-  if (validate_job(job) == 0 && load(job, &rt) == 0) {
+  if (validate_job(job) == 0 && pin(job) == 0 && load(job, &rt) == 0) {
     emit_loaded(job, &rt);
     is_train = strcmp(json_get(job, "signature")->string, "train") == 0;
     if (is_train ? run_train(job, &rt, &tr) : run_infer(job, &rt, &measured)) g_code = g_code ? g_code : "internal";
     else g_code = NULL;
   }
   if (g_code) return emit_error();
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
   event_begin("finished");
   printf(", \"t_ns\": %lld, \"measured\": %lld, \"peak_rss_bytes\": %lld", (long long)now_ns(),
-         (long long)(is_train ? tr.measured : measured), (long long)usage.ru_maxrss * 1024);
+         (long long)(is_train ? tr.measured : measured), peak_rss_bytes());
   if (is_train) {
     printf(", \"delta_bytes\": %lld, \"delta_sha256\": \"%s\"", (long long)tr.delta_bytes, tr.delta_sha256);
     if (json_get(job, "eval")) {

@@ -58,6 +58,7 @@ __all__ = ["AndroidDevice", "discover_android", "native_bundle", "parse_getprop"
 POWER_STATS = "android.hardware.power.stats.IPowerStats/default"
 PS_DIR = "/sys/class/power_supply/battery"
 THERMAL_DIR = "/sys/class/thermal"
+CPU_DIR = "/sys/devices/system/cpu"
 _PS_FILES = ("current_now", "voltage_now", "status", "charge_counter", "charge_full_design", "charge_full", "temp",
              "capacity")
 _SEP = "@@harness@@"
@@ -81,8 +82,9 @@ class AndroidDevice(Device):
     capabilities = Capabilities(
         formats=("tflite",),
         runners=(RUNNERS["native"],
+                 # Android has no public API to set a thread's CPU affinity: the app cannot honour `cpus`
                  dataclasses.replace(RUNNERS["companion"], description="the companion app (am instrument)",
-                                     delegates=("cpu", "xnnpack", "nnapi", "gpu")),
+                                     delegates=("cpu", "xnnpack", "nnapi", "gpu"), placement=False),
                  dataclasses.replace(RUNNERS["benchmark_model"], delegates=tuple(BENCHMARK_MODEL_DELEGATES))),
         conditions=tuple(CONDITIONS),
         default_runner="native",  # no app install; the companion is for NNAPI/GPU delegates
@@ -156,10 +158,12 @@ class AndroidDevice(Device):
             f"getprop; echo {_SEP}; for i in 1 2 3; do {{ {reads}; }} 2>/dev/null; echo {_SEP}; sleep 0.2; done; "
             f"dumpsys battery; echo {_SEP}; dumpsys {POWER_STATS} 2>&1; echo {_SEP}; nproc; echo {_SEP}; "
             f"for z in {THERMAL_DIR}/thermal_zone*; do if read -r t < \"$z/type\"; then echo \"$t\"; fi; done "
-            f"2>/dev/null; echo {_SEP}; dumpsys thermalservice 2>&1"
+            f"2>/dev/null; echo {_SEP}; dumpsys thermalservice 2>&1; echo {_SEP}; "
+            f"for c in {CPU_DIR}/cpu[0-9]*; do if read -r f < \"$c/cpufreq/cpuinfo_max_freq\"; then "
+            f"echo \"${{c##*/cpu}}:$f\"; fi; done 2>/dev/null"
         )
         parts = self.shell.run(command, timeout_s=60).stdout.split(_SEP)
-        if len(parts) != 9:
+        if len(parts) != 10:
             raise DeviceError(f"{self.shell.serial}: unexpected describe output ({len(parts)} sections)")
         props = parse_getprop(parts[0])
         readings = [power_supply_from_files(_kv_lines(p)) for p in parts[1:4]]
@@ -180,6 +184,8 @@ class AndroidDevice(Device):
             "plugged_at_describe": str(battery.plugged).lower(),
             "odpm_rails": ",".join(r.rail for r in rails),
             "thermal_sources": thermal_sources(parts[7].split(), parse_thermalservice(parts[8])),
+            "cpu_max_khz": ",".join(sorted((c for c in parts[9].split() if re.fullmatch(r"\d+:\d+", c)),
+                                           key=lambda c: int(c.split(":")[0]))),
             **self._convention.to_extra(), **readings_extra(readings),
         }
         return DeviceDescription(

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from harness.devices.android.staging import session_token
 from harness.devices.android.transport import Shell, sh_join
-from harness.devices.base import TelemetrySampler
+from harness.devices.base import TelemetrySampler, governor_text
 from harness.errors import DeviceError
 from harness.events import Sample
 from harness.telemetry.conventions import CurrentConvention, UnitMemory
@@ -39,6 +39,7 @@ class SamplerConfig:
     work_dir: str  # where output and stop files go
     power_supply_dir: str = "/sys/class/power_supply/battery"
     thermal_dir: str = "/sys/class/thermal"
+    cpufreq_dir: str = "/sys/devices/system/cpu/cpufreq"  # policy* clocks and governors ("": none)
     interval_s: float = 0.1
     slow_every: int = 10  # thermal zones and dumpsys sources once a second at 10 Hz
     odpm: bool = False
@@ -98,12 +99,16 @@ class AndroidSampler(TelemetrySampler):
             out["sampler"] = f"ended by itself before stop: its {self.config.lease_s} s lease was not renewed"
         return out
 
+    @property
+    def governor(self) -> str | None:  # type: ignore[override]
+        return governor_text(dict(self.output.governors)) if self.output else None
+
     def start(self) -> None:
         c = self.config
         launch = sh_join([
             "sh", c.script_path, self.out_path, self.stop_path, f"{c.interval_s:g}", str(c.slow_every),
             c.power_supply_dir, c.thermal_dir or "-", "1" if c.odpm else "0", "1" if c.thermalservice else "0",
-            self.lease_path, self.pid_path, _owner(),
+            self.lease_path, self.pid_path, _owner(), c.cpufreq_dir or "-",
         ])
         polls = max(1, int(c.start_timeout_s / 0.05))
         # Detach in a subshell with its own stdio so the adb shell returns at once; then wait, on the
