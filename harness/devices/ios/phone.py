@@ -35,6 +35,7 @@ class Phone:
         self._tunnel: Any = None
         self.dvt: Any = None
         self._afc: Any = None
+        self._diagnostics: Any = None
 
     @classmethod
     async def connect(cls, api: Api, udid: str) -> Phone:
@@ -92,11 +93,15 @@ class Phone:
             return BUNDLE_ID in (await proxy.get_apps(bundle_identifiers=[BUNDLE_ID]) or {})
 
     async def battery(self) -> tuple[dict[str, Any], int]:
-        """IOPMPowerSource as `get_battery()` returns it, and the host monotonic ns halfway through the call."""
-        async with self.api.DiagnosticsService(self.lockdown) as diagnostics:
-            before = time.monotonic_ns()
-            raw = await diagnostics.get_battery()
-            after = time.monotonic_ns()
+        """IOPMPowerSource as `get_battery()` returns it, and the host monotonic ns halfway through the call
+        (one diagnostics_relay connection, opened once, serves every reading)."""
+        if self._diagnostics is None:
+            diagnostics = self.api.DiagnosticsService(self.lockdown)
+            await diagnostics.__aenter__()
+            self._diagnostics = diagnostics
+        before = time.monotonic_ns()
+        raw = await self._diagnostics.get_battery()
+        after = time.monotonic_ns()
         if not isinstance(raw, dict):
             raise DeviceError(f"ios:{self.udid}: the phone has no IOPMPowerSource entry")
         return raw, (before + after) // 2
@@ -113,12 +118,13 @@ class Phone:
 
     async def close(self) -> None:
         """Close what is open, newest first; a phone already gone is not an error here."""
-        for closing in (self._afc and self._afc.close(), self.dvt and self.dvt.__aexit__(None, None, None),
+        for closing in (self._afc and self._afc.close(), self._diagnostics and self._diagnostics.close(),
+                        self.dvt and self.dvt.__aexit__(None, None, None),
                         self._tunnel and self._tunnel.aclose(), self.lockdown.close()):
             if closing:
                 try:
                     await closing
                 except Exception:  # noqa: BLE001, S110 (closing a lost phone's connections cannot fail the run)
                     pass
-        self._afc = self.dvt = self._tunnel = self._developer = None
+        self._afc = self._diagnostics = self.dvt = self._tunnel = self._developer = None
 

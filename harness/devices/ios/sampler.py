@@ -46,6 +46,7 @@ class IosSampler(TelemetrySampler):
         self._refreshes: list[int] = []  # UpdateTime of each kept reading (unix s)
         self._readings = 0
         self._last_update: int | None = None
+        self._energy_note = ""
 
     @property
     def evidence(self) -> Mapping[str, str]:  # type: ignore[override]
@@ -55,7 +56,7 @@ class IosSampler(TelemetrySampler):
         return {SOURCE: (f"IOPMPowerSource polled every {self.poll_s:g} s, {self._readings} readings, "
                          f"{len(self._refreshes)} kept; {refresh}; InstantAmperage mA signed (negative = "
                          "discharging, >32767 read as 16-bit two's complement), Voltage mV, Temperature 1/100 C"),
-                "clock": self._offset_note}
+                "clock": self._offset_note, **({ENERGY_SCORE: self._energy_note} if self._energy_note else {})}
 
     def start(self) -> None:
         self._offset_ns, half_rtt = LOOP.call(self.phone.clock_offset(), f"ios:{self.phone.udid}: clock")
@@ -64,6 +65,9 @@ class IosSampler(TelemetrySampler):
         self._task = LOOP.submit(self._poll())
 
     def stop(self) -> list[Sample]:
+        if self._energy is not None and self._energy.done() and not self._energy.cancelled() \
+                and self._energy.exception() is not None:
+            self._energy_note = f"DVT EnergyMonitor failed: {self._energy.exception()}"
         for task in (self._energy, self._task):
             if task is not None:
                 LOOP.loop().call_soon_threadsafe(task.cancel)
