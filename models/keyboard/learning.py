@@ -26,8 +26,8 @@ __all__ = ["Recipe", "personalize", "top1", "Guard", "Stream", "StreamResult", "
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    epochs: int = 2
-    max_steps: int = 200
+    epochs: int = 3
+    max_steps: int = 300
 
     def steps(self, examples: int, batch: int) -> int:
         return min(self.max_steps, self.epochs * -(-examples // batch))
