@@ -19,7 +19,8 @@ from harness.analysis.stats import bootstrap_ratio
 
 __all__ = ["RunnerRatio", "runner_ratios", "REFERENCE_ORDER"]
 
-REFERENCE_ORDER = ("native", "benchmark_model", "companion")  # the first present is the reference
+# the reference is the first present of these (runner names as runners report them: native-litert, ...)
+REFERENCE_ORDER = ("native", "benchmark_model")
 _SHAPE = ["variant", "device_id", "signature", "delegate", "threads"]
 
 
@@ -49,7 +50,7 @@ def runner_ratios(results: pd.DataFrame, latencies: Mapping[str, np.ndarray]) ->
         runners = list(dict.fromkeys(group["runner"]))
         if len(runners) < 2:
             continue
-        reference = next((r for r in REFERENCE_ORDER if r in runners), runners[0])
+        reference = next((r for prefix in REFERENCE_ORDER for r in runners if r.startswith(prefix)), runners[0])
         ref = group[group["runner"].eq(reference)]
         variant, device, signature, delegate, threads = key
         shape = f"{signature} on {delegate}, {int(threads)} thread{'s' * (int(threads) != 1)}"
