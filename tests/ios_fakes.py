@@ -46,6 +46,10 @@ class AfcFileNotFoundError(Exception):
     pass
 
 
+class DeviceNotFoundError(Exception):
+    pass
+
+
 DISCHARGING = {"InstantAmperage": -211, "Amperage": -250, "Temperature": 3010, "Voltage": 4123, "IsCharging": False,
                "ExternalConnected": False, "CurrentCapacity": 78, "DesignCapacity": 3227, "UpdateTime": 1_700_000_000}
 
@@ -67,6 +71,7 @@ class FakePhone:
     developer_mode: bool = True
     installed: bool = True
     tunnel: bool = True
+    wifi_only: bool = False  # reached over mobdev2, not listed by usbmuxd
     readings: list[dict[str, Any]] = dataclasses.field(default_factory=lambda: [DISCHARGING])
     refresh_every: int = 1  # UpdateTime moves every this many readings
     groups: list[dict[str, Any]] = dataclasses.field(default_factory=thermal_groups)
@@ -314,16 +319,20 @@ def fake_api(phones: dict[str, FakePhone], *, usbmuxd: bool = True) -> Api:
     async def list_devices(usbmux_address: str | None = None) -> list[MuxDevice]:
         if not usbmuxd:
             raise ConnectionFailedToUsbmuxdError()
-        return [MuxDevice(i, udid, "USB") for i, udid in enumerate(phones)]
+        return [MuxDevice(i, udid, "USB") for i, udid in enumerate(phones) if not phones[udid].wifi_only]
 
     async def create_using_usbmux(serial: str | None = None, autopair: bool = True, **_: Any) -> FakeLockdown:
         if not usbmuxd:
             raise ConnectionFailedToUsbmuxdError()
-        return FakeLockdown(phones[serial or next(iter(phones))])
+        phone = phones[serial or next(iter(phones))]
+        if phone.wifi_only:
+            raise DeviceNotFoundError(serial)
+        return FakeLockdown(phone)
 
-    async def get_mobdev2_lockdowns(**_: Any):
-        for _never in ():
-            yield _never
+    async def get_mobdev2_lockdowns(udid: str | None = None, only_paired: bool = False, **_: Any):
+        for phone in phones.values():
+            if phone.wifi_only and udid in (None, phone.udid):
+                yield "192.0.2.7", FakeLockdown(phone)
 
     async def get_tunneld_device_by_udid(udid: str, **_: Any) -> None:
         raise TunneldConnectionError("tunneld is not running")

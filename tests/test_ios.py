@@ -147,6 +147,18 @@ def test_usable_phone_is_discovered_and_described(phones):
         device.close()
 
 
+def test_wifi_phones_are_found_over_mobdev2(phones, monkeypatch):
+    phones[UDID].wifi_only = True
+    assert survey_ios() == ([], [])  # not browsed for unless asked
+    monkeypatch.setattr(ios_device_module, "_survey_cache", None)
+    monkeypatch.setenv("HARNESS_IOS_WIFI", "1")
+    (device,) = IosDevice.discover()
+    try:
+        assert device.connection == "mobdev2" and device.describe().extra["connection"] == "mobdev2"
+    finally:
+        device.close()
+
+
 def test_bad_ids_are_refused():
     with pytest.raises(UserError, match="expected ios:<udid>"):
         IosDevice.open("ios:../../etc")

@@ -39,7 +39,16 @@ class Phone:
 
     @classmethod
     async def connect(cls, api: Api, udid: str) -> Phone:
-        lockdown = await api.create_using_usbmux(serial=udid, autopair=False)
+        """Through usbmuxd; with `HARNESS_IOS_WIFI=1` a phone usbmuxd does not list is looked for over mobdev2."""
+        try:
+            lockdown = await api.create_using_usbmux(serial=udid, autopair=False)
+        except Exception:
+            if os.environ.get("HARNESS_IOS_WIFI") != "1":
+                raise
+            found = await anext(aiter(api.get_mobdev2_lockdowns(udid=udid, only_paired=True)), None)
+            if found is None:
+                raise
+            lockdown = found[1]  # (address, TcpLockdownClient)
         if not lockdown.paired:
             await lockdown.close()
             raise DeviceError(f"ios:{udid}: {FIXES['NotPairedError']}")
