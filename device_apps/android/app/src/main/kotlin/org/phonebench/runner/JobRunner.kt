@@ -44,7 +44,9 @@ class JobRunner(private val loader: ModelLoader, private val clock: Clock, priva
             val digest = sha256(file)
             if (digest != job.artifactSha256) throw JobFailed("checksum_mismatch", "sha256 of ${job.artifactPath} is $digest")
             if (job.inputNpz != null) throw JobFailed("input_mismatch", "npz input is not supported by this runner yet")
+            val loadStart = clock.nanos()
             loader.load(file, job.threads, job.delegate).use { model ->
+                emit(Events.loaded(jobId, clock.nanos(), (clock.nanos() - loadStart) / 1e6, job.delegate))
                 if (job.signature !in model.signatures) throw JobFailed("signature_missing", "model has no ${job.signature} signature")
                 val finished = if (job.signature == "infer") infer(job, model, emit) else train(job, model, emit)
                 emit(finished)

@@ -99,6 +99,13 @@ object Events {
         put("event", "started"); put("job_id", jobId); put("protocol", PROTOCOL_VERSION); put("t_ns", tNs)
         put("runner", buildJsonObject { put("name", "android-litert"); put("version", version) })
     }
+    /** After the model loaded (protocol duty 3). The Java Interpreter API does not say which operators a delegate
+     *  took, and an app cannot read or set its CPU affinity through a public API: both are said, not guessed. */
+    fun loaded(jobId: String, tNs: Long, loadMs: Double, delegate: String): JsonObject = buildJsonObject {
+        put("event", "loaded"); put("job_id", jobId); put("t_ns", tNs); put("load_ms", loadMs)
+        put("placement_note", if (delegate == "cpu") "no delegate asked: LiteRT's builtin kernels run every operator"
+            else "LiteRT's Java Interpreter API does not say how many operators the $delegate delegate took")
+    }
     fun invoke(jobId: String, index: Int, warmup: Boolean, startNs: Long, endNs: Long): JsonObject = buildJsonObject {
         put("event", "invoke"); put("job_id", jobId); put("index", index); put("warmup", warmup)
         put("start_ns", startNs); put("end_ns", endNs); put("latency_ms", (endNs - startNs) / 1e6)
