@@ -48,9 +48,10 @@ enum BackgroundPersonalization {
                                                        pauseAtStatus: 3)
         UIDevice.current.isBatteryMonitoringEnabled = true
         let stop = { () -> String? in
-            let state = UIDevice.current.batteryState
-            return policy.blocker(charging: state == .charging || state == .full,
-                                  batteryPct: Double(max(0, UIDevice.current.batteryLevel)) * 100,
+            // UIDevice is main-thread API; the worker asks between steps
+            let (state, level) = Thread.isMainThread ? (UIDevice.current.batteryState, UIDevice.current.batteryLevel)
+                : DispatchQueue.main.sync { (UIDevice.current.batteryState, UIDevice.current.batteryLevel) }
+            return policy.blocker(charging: state == .charging || state == .full, batteryPct: Double(max(0, level)) * 100,
                                   thermalState: DeviceState.thermalState(),
                                   lowPower: ProcessInfo.processInfo.isLowPowerModeEnabled)
         }
@@ -67,7 +68,7 @@ enum BackgroundPersonalization {
             runner.run(jobData: data, base: base, pause: { expired.flag ? "expired by the system" : stop() }) {
                 ended = $0
             }
-            guard case .finished = ended else {
+            guard case .finished? = ended else {
                 NSLog("phonebench: personalization stopped: %@", ended?.json ?? "no event")
                 schedule()  // resumes when the requirements hold again
                 task.setTaskCompleted(success: false)

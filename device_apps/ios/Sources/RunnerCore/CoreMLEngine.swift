@@ -34,7 +34,7 @@ public final class CoreMLEngine: Engine {
         configuration = MLModelConfiguration()
         configuration.computeUnits = units
         do {
-            let source = url.pathExtension == "zip" ? try StoredZip.extract(url) : url
+            let source = try url.pathExtension == "zip" ? StoredZip.extract(url) : url
             let compiledURL = try MLModel.compileModel(at: source)
             compiled = compiledURL
             model = try MLModel(contentsOf: compiledURL, configuration: configuration)
@@ -86,12 +86,16 @@ public final class CoreMLEngine: Engine {
         let done = DispatchSemaphore(value: 0)
         let handlers = MLUpdateProgressHandlers(forEvents: [.miniBatchEnd], progressHandler: { context in
             let end = clock()
-            let loss = (context.metrics[.lossValue] as? NSNumber)?.doubleValue ?? .nan
+            guard let loss = (context.metrics[.lossValue] as? NSNumber)?.doubleValue, loss.isFinite else {
+                failure = JobFailed("invoke_failed", "Core ML reported no finite loss at step \(stepIndex)")
+                context.task.cancel()
+                return
+            }
             if !onStep(Step(index: stepIndex, startNs: stepStart, endNs: end, loss: loss)) { context.task.cancel() }
             stepIndex += 1
             stepStart = clock()
         }, completionHandler: { context in
-            if context.task.state == .failed { failure = context.task.error } else { self.updated = context.model }
+            if context.task.state == .failed { failure = failure ?? context.task.error } else { self.updated = context.model }
             done.signal()
         })
         do {
@@ -103,6 +107,7 @@ public final class CoreMLEngine: Engine {
             throw JobFailed("invoke_failed", "MLUpdateTask could not start: \(error)")
         }
         done.wait()
+        if let failed = failure as? JobFailed { throw failed }
         if let failure { throw JobFailed("invoke_failed", "MLUpdateTask failed: \(failure)") }
     }
 

@@ -38,8 +38,9 @@ final class ConformanceVectorsTests: XCTestCase {
         if let delegate = job["delegate"] as? String, ["cpu", "xnnpack"].contains(delegate) { job["delegate"] = "coreml-cpu" }
         job["protocol"] = job["protocol"] ?? protocolVersion
         job["job_id"] = vector["name"]
+        let digest = try sha256(of: model)
         job["artifact"] = ["path": tamper == "missing" ? model.path + ".missing" : model.path,
-                           "sha256": tamper == "checksum" ? String(repeating: "0", count: 64) : try sha256(of: model)]
+                           "sha256": tamper == "checksum" ? String(repeating: "0", count: 64) : digest]
         var events: [[String: Any]] = []
         JobRunner(engine: { FakeEngine() }, version: "test").run(
             jobData: try JSONSerialization.data(withJSONObject: job), base: model.deletingLastPathComponent()) {
@@ -89,7 +90,8 @@ final class ConformanceVectorsTests: XCTestCase {
     func testPolicyPauseEndsTheJobWithItsReason() throws {
         let model = FileManager.default.temporaryDirectory.appendingPathComponent("paused.mlmodel")
         try Data(count: 8).write(to: model)
-        let job: [String: Any] = ["protocol": 1, "job_id": "p", "artifact": ["path": model.path, "sha256": try sha256(of: model)],
+        let digest = try sha256(of: model)
+        let job: [String: Any] = ["protocol": 1, "job_id": "p", "artifact": ["path": model.path, "sha256": digest],
                                   "signature": "train", "input": ["kind": "synthetic", "seed": 1], "warmup": 0,
                                   "train": ["steps": 5, "batch_size": 16], "threads": 1, "delegate": "coreml-ane"]
         var events: [Event] = []
