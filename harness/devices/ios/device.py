@@ -60,7 +60,7 @@ class IosDevice(Device):
         conditions=("thermal_status",),
     )
 
-    def __init__(self, udid: str, *, connection: str = "USB", replay: bool = True, sample_interval_s: float = 1.0):
+    def __init__(self, udid: str, *, connection: str = "USB", sample_interval_s: float = 1.0):
         self.udid = check_udid(udid)
         self.id = f"ios:{udid}"
         self.connection, self.sample_interval_s = connection, sample_interval_s
@@ -70,11 +70,12 @@ class IosDevice(Device):
         self.conditions = IosConditions(self.phone, ConditionJournal(udid))
         self._sampler: IosSampler | None = None  # the one sampling now: the job's pid and thermal go to it
         self._description: DeviceDescription | None = None
-        self.recovered = self.conditions.restore() if replay and self.conditions.journal.pending() else []
+        # a killed run's condition died with its connection; clear whatever is active and drop its journal
+        self.recovered = self.conditions.restore() if self.conditions.journal.pending() else []
 
     @classmethod
     def open(cls, device_id: str) -> IosDevice:
-        return cls(check_udid(device_id.partition(":")[2]))
+        return cls(device_id.partition(":")[2])
 
     @classmethod
     def discover(cls) -> list[Device]:

@@ -41,7 +41,9 @@ public final class JobRunner {
         guard digest == job.artifactSha256 else {
             throw JobFailed("checksum_mismatch", "\(job.artifactPath) has sha256 \(digest), the job names \(job.artifactSha256)")
         }
-        if job.npzPath != nil { throw JobFailed("input_mismatch", "the iOS companion does not read .npz input yet") }
+        if job.npzPath != nil || job.hasEval {
+            throw JobFailed("input_mismatch", "the iOS companion does not read .npz input or run eval yet")
+        }
         let memory = PeakMemory()
         let engine = makeEngine()
         let loadStart = clock()

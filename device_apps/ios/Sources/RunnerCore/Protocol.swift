@@ -18,6 +18,7 @@ public struct Job {
     public let seed: UInt64?  // synthetic input; nil for an .npz input
     public let ranges: [String: ClosedOpenRange]
     public let npzPath: String?
+    public let hasEval: Bool
     public let warmup: Int
     public let iterations: Int?
     public let minDurationS: Double
@@ -92,6 +93,7 @@ public func parseJob(_ data: Data) throws -> Job {
     if kind == "synthetic", seed == nil { throw BadJob("a synthetic input needs a seed") }
     return Job(jobId: jobId, artifactPath: path, artifactSha256: sha, signature: signature,
                seed: kind == "synthetic" ? seed : nil, ranges: ranges, npzPath: input["path"] as? String,
+               hasEval: root["eval"] != nil,
                warmup: warmup, iterations: iterations, minDurationS: minDuration, train: train, threads: threads,
                delegate: delegate)
 }
