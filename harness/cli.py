@@ -409,9 +409,12 @@ def cmd_lab_agent(args: argparse.Namespace) -> int:
 
     if not args.interval > 0:
         raise UserError(f"--interval must be a number of seconds > 0, not {args.interval}")
-    with _stop_signals_interrupt():
-        serve(args.address, args.host, args.connect, interval_s=args.interval,
-              say=lambda line: out.print(line, soft_wrap=True, markup=False))
+    try:
+        with _stop_signals_interrupt():
+            serve(args.address, args.host, args.connect, interval_s=args.interval,
+                  say=lambda line: out.print(line, soft_wrap=True, markup=False))
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: the usual way to stop an agent; its phones leave the lab
+        out.print("agent stopped; its phones left the lab", markup=False)
     return 0
 
 
@@ -422,7 +425,8 @@ def cmd_lab_phones(args: argparse.Namespace) -> int:
     phones = lab_phones()
     if args.json:
         _print_json(phones)
-    for device_id, host in ([] if args.json else sorted(phones.items())):
+        return 0
+    for device_id, host in sorted(phones.items()):
         out.print(f"{device_id}  on {host}", soft_wrap=True, markup=False)
     return 0
 

@@ -15,6 +15,9 @@ that skips AUTH), so tests drive the whole path through real adbutils and a real
   (`./ld-linux-aarch64.so.1 ...`) runs under `qemu-aarch64 -L <sandbox>`, so the guest's absolute
   paths (/data/..., and /proc/cpuinfo: an aarch64 one, tests/fixtures/aarch64_cpuinfo) resolve
   in the sandbox first, as they would on the phone.
+- Scripted device time (state `scripted_invoke_ms`): `am instrument` answers with protocol events whose every
+  invoke or train step sleeps that long, so a job's time is the phone's and not this computer's CPU (the
+  lab's throughput benchmark). State `cut_telemetry_pulls`: that many sampler-file pulls come back cut short.
 
 Running this file as `python adbd_standin.py tool NAME ARGS...` plays one fake Android tool.
 """
@@ -35,7 +38,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -481,10 +484,25 @@ def _sync_recv(stream: _Stream, sandbox: DeviceSandbox, path: str) -> None:
     except (OSError, PermissionError) as exc:
         _sync_fail(stream, f"{path}: {exc}")
         return
+    if "/telemetry/" in path:
+        data = _telemetry_pull(sandbox, path, data)
     for offset in range(0, len(data), 64 * 1024):
         chunk = data[offset : offset + 64 * 1024]
         stream.write(b"DATA" + struct.pack("<I", len(chunk)) + chunk)
     stream.write(b"DONE" + struct.pack("<I", 0))
+
+
+def _telemetry_pull(sandbox: DeviceSandbox, path: str, data: bytes) -> bytes:
+    """A sampler file as this pull serves it: cut in half while state `cut_telemetry_pulls` counts down (a
+    transfer cut short); every pull is logged to `telemetry_pulls.jsonl` with the `@t` readings it had and gave."""
+    state = sandbox.state()
+    served = data
+    if state.get("cut_telemetry_pulls", 0) > 0:
+        sandbox.update_state(cut_telemetry_pulls=state["cut_telemetry_pulls"] - 1)
+        served = data[: len(data) // 2]
+    with open(sandbox.root / "telemetry_pulls.jsonl", "a") as log:
+        log.write(json.dumps({"path": path, "readings": data.count(b"\n@t "), "served": served.count(b"\n@t ")}) + "\n")
+    return served
 
 
 class AdbdStandin:
@@ -699,12 +717,17 @@ def _tool_am(sandbox: DeviceSandbox, args: list[str]) -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, dir=sandbox.root) as f:
         json.dump(job, f)
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "harness.host_runner", f.name], stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        for line in proc.stdout:
+        if state.get("scripted_invoke_ms") is not None:  # the job's time is the device's, not this computer's CPU
+            proc, lines = None, _scripted_events(job, state["scripted_invoke_ms"] / 1e3)
+        else:
+            proc = subprocess.Popen([sys.executable, "-m", "harness.host_runner", f.name], stdout=subprocess.PIPE,
+                                    text=True)
+            assert proc.stdout is not None
+            lines = proc.stdout
+        for line in lines:
             print(f"INSTRUMENTATION_STATUS: event={line.rstrip()}", flush=True)
             print("INSTRUMENTATION_STATUS_CODE: 1", flush=True)
-        code = proc.wait()
+        code = proc.wait() if proc else 0
     finally:
         os.unlink(f.name)
         if state["job_current_now"] is not None:
@@ -713,6 +736,28 @@ def _tool_am(sandbox: DeviceSandbox, args: list[str]) -> int:
     print(f"INSTRUMENTATION_RESULT: exit={code}")
     print("INSTRUMENTATION_CODE: -1")
     return 0
+
+
+def _scripted_events(job: dict[str, Any], invoke_s: float) -> Iterator[str]:
+    """The job's protocol events (JSON lines) from a runner whose every invoke or train step takes `invoke_s` on
+    the device (state `scripted_invoke_ms`): warm-up + iterations (or steps), on the phone's CLOCK_BOOTTIME."""
+    def now() -> int:
+        return time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+    def event(name: str, **fields: Any) -> str:
+        return json.dumps({"event": name, "job_id": job["job_id"], **fields})
+
+    train = job["signature"] == "train"
+    count = job["warmup"] + (job["train"]["steps"] if train else job["iterations"])
+    yield event("started", protocol=1, t_ns=now(), runner={"name": "standin-scripted", "version": "1"})
+    for i in range(count):
+        start = now()
+        time.sleep(invoke_s)
+        end = now()
+        fields = {"step": i, "loss": 1.0 / (i + 1)} if train else {"index": i}
+        yield event("train_step" if train else "invoke", **fields, warmup=i < job["warmup"], start_ns=start,
+                    end_ns=end, latency_ms=(end - start) / 1e6)
+    yield event("finished", t_ns=now(), measured=count - job["warmup"])
 
 
 def _tool_qemu_native(sandbox: DeviceSandbox, args: list[str]) -> int:

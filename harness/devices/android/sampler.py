@@ -158,13 +158,25 @@ class AndroidSampler(TelemetrySampler):
             f"grep -q -e '^@stop' -e '^@expired' {out} || kill $(sed -n 's/^@pid //p' {out}) 2>/dev/null; true",
             timeout_s=self.config.start_timeout_s + 15,
         )
-        text = self.shell.pull(self.out_path).decode("utf-8", "replace")
+        text = self._pull_whole()
         files = [self.out_path, self.stop_path, self.lease_path, self.lease_path + ".tmp", self.pid_path]
         self.shell.run(f"rm -f {sh_join(files)}", check=False)
         self.output = parse_sampler_output(text, self.memory)
         if self.memory is not None:
             self.output.units.record(self.memory)
         return list(self.output.samples)
+
+
+    def _pull_whole(self, attempts: int = 3) -> str:
+        """The sampler's file as the phone has it: the sampler ended it (`@stop`, `@expired`) before the pull, so
+        a copy without that last line was cut in transfer and is pulled again (no sample is lost to it)."""
+        for _ in range(attempts):
+            text = self.shell.pull(self.out_path).decode("utf-8", "replace")
+            if text.rstrip("\n").rpartition("\n")[2] in ("@stop", "@expired"):
+                break
+            _LOG.warning("%s: telemetry file came back cut short (%d bytes); pulling it again", self.shell.serial,
+                         len(text))
+        return text
 
 
 def _owner_alive_here(owner: str) -> bool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -20,8 +22,8 @@ from adbutils.errors import AdbError, AdbTimeout
 
 from harness.errors import DeviceError, DeviceTimeout, UserError
 
-__all__ = ["AdbServer", "Shell", "ShellResult", "adb_servers", "find_device", "list_serials", "list_states",
-           "sh_join", "translate_errors"]
+__all__ = ["AdbServer", "Shell", "ShellResult", "adb_servers", "connect_endpoint", "find_device", "list_serials",
+           "list_states", "sh_join", "translate_errors"]
 
 SERVERS_ENV = "HARNESS_ADB_SERVERS"
 
@@ -125,11 +127,30 @@ def list_serials(servers: Sequence[AdbServer]) -> list[tuple[AdbServer, str]]:
     return [(server, serial) for server, serial, state in list_states(servers) if state == "device"]
 
 
+def connect_endpoint(server: AdbServer, endpoint: str, wait_s: float = 10.0) -> bool:
+    """`adb connect HOST:PORT` through `server` (a phone over Wi-Fi, a DeviceFarmer/STF endpoint); whether the
+    server lists it online within `wait_s`. Not a `HOST:PORT` serial, or no answer there: False."""
+    if not re.fullmatch(r"[\w.-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}", endpoint) or not server.reachable():
+        return False
+    with translate_errors(f"adb connect {endpoint} on adb server {server}"):
+        if "connected" not in server.client().connect(endpoint, timeout=10):
+            return False
+    deadline = time.monotonic() + wait_s  # the server shows it `offline` until the transport's handshake ends
+    while (server, endpoint) not in list_serials([server]):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def find_device(serial: str, servers: Sequence[AdbServer]) -> tuple[AdbServer, adbutils.AdbDevice]:
-    """The server holding `serial`; UserError when no reachable server has it online."""
-    for server, candidate in list_serials(servers):
-        if candidate == serial:
-            return server, server.client().device(serial)
+    """The server holding `serial`; a `HOST:PORT` serial no server lists is `adb connect`ed through the first
+    (local) one, as a DeviceFarmer/STF endpoint; UserError when no reachable server has it online."""
+    holder = next((server for server, candidate in list_serials(servers) if candidate == serial), None)
+    if holder is None and servers and connect_endpoint(servers[0], serial):
+        holder = servers[0]
+    if holder is not None:
+        return holder, holder.client().device(serial)
     asked = ", ".join(map(str, servers))
     raise UserError(f"no online Android device {serial!r} on adb servers {asked} (see `harness devices`)")
 
