@@ -55,8 +55,10 @@ class IosDevice(Device):
     scheme = "ios"
     capabilities = Capabilities(
         formats=("coreml",),
+        # iOS gives an app no CPU affinity: a workload's `cpus` is refused before the run
         runners=(dataclasses.replace(RUNNERS["companion"], delegates=("coreml-cpu", "gpu", "coreml-ane"),
-                                     description="the iOS companion app (Core ML; launched over DVT)"),),
+                                     description="the iOS companion app (Core ML; launched over DVT)",
+                                     placement=False),),
         conditions=("thermal_status",),
     )
 

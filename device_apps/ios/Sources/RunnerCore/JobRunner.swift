@@ -41,6 +41,9 @@ public final class JobRunner {
         guard digest == job.artifactSha256 else {
             throw JobFailed("checksum_mismatch", "\(job.artifactPath) has sha256 \(digest), the job names \(job.artifactSha256)")
         }
+        if let cpus = job.cpus {
+            throw JobFailed("placement_unavailable", "iOS lets no app pin itself to CPUs \(cpus)")
+        }
         if job.npzPath != nil || job.hasEval {
             throw JobFailed("input_mismatch", "the iOS companion does not read .npz input or run eval yet")
         }

@@ -19,6 +19,7 @@ public struct Job {
     public let ranges: [String: ClosedOpenRange]
     public let npzPath: String?
     public let hasEval: Bool
+    public let cpus: [Int]?  // CPU ids to pin to: iOS has no API for it (placement_unavailable)
     public let warmup: Int
     public let iterations: Int?
     public let minDurationS: Double
@@ -31,7 +32,7 @@ public struct Job {
 public struct ClosedOpenRange: Equatable { public let low: Double; public let high: Double }
 
 private let jobKeys: Set<String> = ["protocol", "job_id", "artifact", "signature", "input", "warmup", "iterations",
-                                    "min_duration_s", "train", "eval", "policy", "threads", "delegate"]
+                                    "min_duration_s", "train", "eval", "policy", "threads", "delegate", "cpus"]
 public let protocolDelegates: Set<String> = ["cpu", "xnnpack", "nnapi", "gpu", "coreml-ane", "coreml-cpu"]
 
 private func matches(_ text: String, _ pattern: String) -> Bool {
@@ -93,7 +94,7 @@ public func parseJob(_ data: Data) throws -> Job {
     if kind == "synthetic", seed == nil { throw BadJob("a synthetic input needs a seed") }
     return Job(jobId: jobId, artifactPath: path, artifactSha256: sha, signature: signature,
                seed: kind == "synthetic" ? seed : nil, ranges: ranges, npzPath: input["path"] as? String,
-               hasEval: root["eval"] != nil,
+               hasEval: root["eval"] != nil, cpus: root["cpus"] as? [Int],
                warmup: warmup, iterations: iterations, minDurationS: minDuration, train: train, threads: threads,
                delegate: delegate)
 }
