@@ -148,13 +148,13 @@ class LabCluster:
 
     def _ray_start(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen:
         self._worker_ports += 200
-        log = open(self.work / f"ray-{name}.log", "w")  # noqa: SIM115 (the process owns it)
         cmd = [str(BIN / "ray"), "start", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
                "--temp-dir", str(self.temp), "--object-store-memory", str(80 * 2**20),
                *_ray_ports(self._worker_ports), *args]
         if "--head" not in args:
             cmd += ["--address", self.address]
-        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.work / f"ray-{name}.log", "a") as log:
+            return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def add_host(self, name: str, phones: int = 0, *, state: dict[str, Any] | None = None, agent: bool = True,
                  wait_s: float = 120.0) -> LabHost:
@@ -173,7 +173,9 @@ class LabCluster:
              *[a for root, port in zip(host.roots, host.ports) for a in ("--phone", f"{root}={port}")]],
             cwd=REPO, env=host.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert host.phones.stdout is not None
-        if json.loads(host.phones.stdout.readline() or "null") != host.serials:
+        with host.phones.stdout:
+            started = json.loads(host.phones.stdout.readline() or "null")
+        if started != host.serials:
             raise RuntimeError(f"lab host {name}: its stand-in phones did not start")
         self.wait_for_node(name, wait_s)
         if agent:
@@ -196,10 +198,10 @@ class LabCluster:
         from harness.lab.device import lab_phones
 
         host = self.hosts[name]
-        log = open(self.work / f"agent-{name}.log", "a")  # noqa: SIM115 (the process owns it)
-        host.agent = subprocess.Popen(
-            [sys.executable, "-m", "harness.cli", "lab", "agent", "--address", self.address, "--host", name,
-             "--interval", "0.5"], cwd=REPO, env=host.env, stdout=log, stderr=subprocess.STDOUT)
+        with open(self.work / f"agent-{name}.log", "a") as log:
+            host.agent = subprocess.Popen(
+                [sys.executable, "-m", "harness.cli", "lab", "agent", "--address", self.address, "--host", name,
+                 "--interval", "0.5"], cwd=REPO, env=host.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + wait_s
         while not set(host.device_ids) <= set(lab_phones()):
             if time.monotonic() > deadline or host.agent.poll() is not None:
