@@ -1,16 +1,19 @@
 """History and compare dashboards as people read them, checked in headless Chromium over real stored runs:
 history against the run's date (one point per run, not a fractional index), each series as change against
 its first run with a button to absolute values on a log axis, every point's hover with its commit, device
-and interval; every colour of the compare view named in its legend."""
+and interval (checked against the repetitions); every colour of the compare view named in its legend."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import time
 
+import numpy as np
 import pytest
 
+from harness.analysis.stats import t_quantile
 from harness.bench import run_bench
 from harness.cli import main
 from harness.compare import HISTORY_CONFIDENCE, HISTORY_METRICS, history
@@ -22,18 +25,19 @@ from tests.browser import dashboard_page
 from tests.synthetic_runs import write_run
 from tests.test_cli import SMALL_SUITE
 
-pytestmark = pytest.mark.browser
-
 _FIGURES_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => ({
   xtype: gd._fullLayout.xaxis.type, ytype: gd._fullLayout.yaxis.type, ytitle: gd._fullLayout.yaxis.title.text,
+  yrange: gd._fullLayout.yaxis.range,
   ticks: [...gd.querySelectorAll('.xtick text')].map(t => t.textContent),
   traces: gd.data.map(t => ({name: t.name, x: t.x, y: t.y}))}))"""
 # the hover label plotly draws for one point, as a mouse over it shows it (plotly drops a hover that comes
-# within 50 ms of the one before)
+# within 50 ms of the one before, and may draw it later on a loaded machine)
 _HOVER_JS = """async ([f, c, p]) => {
-  const gd = document.querySelectorAll('.js-plotly-plot')[f];
-  await new Promise(done => setTimeout(done, 60));
+  const gd = document.querySelectorAll('.js-plotly-plot')[f], sleep = ms => new Promise(done => setTimeout(done, ms));
+  Plotly.Fx.unhover(gd);
+  await sleep(60);
   Plotly.Fx.hover(gd, [{curveNumber: c, pointNumber: p}]);
+  for (let i = 0; i < 40 && !gd.querySelector('.hoverlayer .hovertext'); i++) await sleep(50);
   return gd.querySelector('.hoverlayer').textContent; }"""
 # every colour drawn (bars, their whiskers, lines, shapes) and the colour of each entry the legend shows
 _COLOURS_JS = """() => {
@@ -85,6 +89,7 @@ def pages(request):
     return request.getfixturevalue(request.param)
 
 
+@pytest.mark.browser
 def test_history_is_plotted_against_the_run_date_one_point_per_run(pages, chromium, tmp_path):
     out, _, runs = pages
     dates = [m["created_utc"].replace("T", " ").removesuffix("Z") for m in runs]
@@ -102,6 +107,7 @@ def test_history_is_plotted_against_the_run_date_one_point_per_run(pages, chromi
             assert trace["x"] == dates  # one point per run, at its date
 
 
+@pytest.mark.browser
 def test_history_reads_as_change_against_the_first_run_and_absolute_on_a_log_axis(bench_pages, chromium, tmp_path):
     out, store, _ = bench_pages
     entries = {(" · ".join(e.key), e.metric): e.values for e in history(store).entries}
@@ -127,9 +133,19 @@ def test_history_reads_as_change_against_the_first_run_and_absolute_on_a_log_axi
             assert a["y"] == pytest.approx(values)
             firsts.append(values[0])
         assert max(firsts) / min(firsts) > 10  # µs and sub-ms series: unreadable together on one linear axis
+        _spans_the_values(rel["yrange"], [y for t in rel["traces"] for y in t["y"]])
+        _spans_the_values(ab["yrange"], [math.log10(y) for t in ab["traces"] for y in t["y"]])
     assert back[0]["ytype"] == "linear" and back[0]["traces"] == relative[0]["traces"]
 
 
+def _spans_the_values(y_range: list[float], values: list[float]) -> None:
+    """The axis holds every value, and no interval stretches it beyond a margin around them."""
+    low, high = min(values), max(values)
+    margin = 0.2 * (high - low) or 1.0
+    assert low - margin <= y_range[0] <= low and high <= y_range[1] <= high + margin, (y_range, values)
+
+
+@pytest.mark.browser
 def test_every_history_point_hovers_with_commit_device_and_interval(pages, chromium, tmp_path):
     out, _, runs = pages
     commits = {m["run_id"]: short_commit(m["git_commit"]) for m in runs}
@@ -142,15 +158,17 @@ def test_every_history_point_hovers_with_commit_device_and_interval(pages, chrom
     assert len(hovers) == len(HISTORY_METRICS) * len(figures[0]["traces"]) * len(runs)
     seen = set()
     for name, text in hovers:
-        run_id = re.search(r"run (\S+)", text).group(1)
+        run_id = re.search(r"run (\S+)", text).group(1) if "run " in text else None
+        assert run_id in commits, text
         seen.add(run_id)
-        assert f"commit {commits[run_id]}" in text
-        assert f"device {name.split(' · ')[0]}" in text
-        assert re.search(rf"{HISTORY_CONFIDENCE:.0%} CI \[[\d.e-]+, [\d.e-]+\] ms over 2 repetitions", text), text
+        assert f"commit {commits[run_id]}" in text, text
+        assert f"device {name.split(' · ')[0]}" in text, text
+        assert re.search(rf"{HISTORY_CONFIDENCE:.0%} CI \[[\d.e+-]+, [\d.e+-]+\] ms over 2 repetitions", text), text
     assert seen == set(commits)
     assert "?" not in commits.values()
 
 
+@pytest.mark.browser
 def test_compare_legend_names_every_colour_it_draws(pages, chromium, tmp_path):
     out, _, _ = pages
     with dashboard_page(chromium, out / "compare.html", tmp_path / "profile") as (page, errors):
@@ -162,6 +180,7 @@ def test_compare_legend_names_every_colour_it_draws(pages, chromium, tmp_path):
     assert any("whiskers, in their bar's colour: the interval" in n for n in notes)
 
 
+@pytest.mark.browser
 def test_compare_legend_explains_the_grey_bars(synthetic_pages, chromium, tmp_path):
     out, _, _ = synthetic_pages
     with dashboard_page(chromium, out / "compare.html", tmp_path / "profile") as (page, errors):
@@ -170,3 +189,16 @@ def test_compare_legend_explains_the_grey_bars(synthetic_pages, chromium, tmp_pa
     names = set(colours["legend"].values())
     assert {n for n in names if "no change" in n} and {n for n in names if "(regression)" in n}, names
     assert len(colours["used"]) >= 3  # grey and red bars, the threshold lines
+
+
+def test_each_run_interval_is_its_median_and_t_times_its_repetitions_spread(synthetic_pages):
+    _, store, runs = synthetic_pages
+    entry = next(e for e in history(store).entries if e.metric == "latency_p50_ms")
+    device, variant, workload = entry.key
+    for run, value, (low, high) in zip(runs, entry.values, entry.intervals, strict=True):
+        rows = store.results(run["run_id"])
+        p50 = rows[(rows["variant"] == variant) & (rows["workload"] == workload)]["p50_ms"].to_numpy(float)
+        logs = np.log(p50)
+        half = t_quantile((1 + HISTORY_CONFIDENCE) / 2, logs.size - 1) * logs.std(ddof=1) / math.sqrt(logs.size)
+        assert value == pytest.approx(np.median(p50))
+        assert (low, high) == pytest.approx((value * math.exp(-half), value * math.exp(half)))

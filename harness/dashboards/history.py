@@ -24,9 +24,10 @@ ABSOLUTE = "absolute (ms, log axis)"
 _TICKED_RUNS = 10
 _NOTE = (f"x: the run's date (UTC), one point per run (up to {_TICKED_RUNS} runs, a tick each with its commit). "
          "y: each series' change against its own first run, in % on a linear axis, so series of very different "
-         f"size read together; the button '{ABSOLUTE}' shows the values themselves on a log axis. Hover: commit, "
-         f"device, value and its {HISTORY_CONFIDENCE:.0%} interval (the median over the run's repetitions ± "
-         "Student's t × their spread, log scale).")
+         f"size read together; the button '{ABSOLUTE}' shows the values themselves on a log axis. The y axis "
+         "spans the values: an interval beyond it is cut at the edge (double-click the plot for all of it). Hover: "
+         f"commit, device, value and its {HISTORY_CONFIDENCE:.0%} interval (the median over the run's repetitions "
+         "± Student's t × their spread, log scale).")
 
 
 def _scale(entry: HistoryEntry, mode: str) -> Callable[[float], float]:
@@ -42,6 +43,17 @@ def _errors(entry: HistoryEntry, scale: Callable[[float], float]) -> dict:
         up.append(scale(high) - scale(value))
         down.append(scale(value) - scale(low))
     return dict(type="data", symmetric=False, array=up, arrayminus=down, thickness=1)
+
+
+def _span(series: list[list[float]], log: bool) -> list[float] | None:
+    """A y range holding every value with a margin (log10 units on a log axis), so that one wide interval (two
+    noisy repetitions) is cut at the edge instead of flattening every series; None without values."""
+    values = [math.log10(v) if log else v for line in series for v in line if v > 0 or not log]
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    pad = 0.15 * (high - low) or (0.1 if log else 1.0)
+    return [low - pad, high + pad]
 
 
 def _hover(entry: HistoryEntry, i: int) -> str:
@@ -75,15 +87,16 @@ def history_figure(result: History, metric: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=dates, y=ys[RELATIVE][-1], error_y=errors[RELATIVE][-1], mode="lines+markers",
                                  name=name, hovertext=[_hover(entry, i) for i in range(len(dates))],
                                  hoverinfo="text+name"))
-    titles = {RELATIVE: f"{metric}: {RELATIVE}", ABSOLUTE: f"{metric} (ms, measured, log axis)"}
-    buttons = [dict(label=mode, method="update",
-                    args=[{"y": ys[mode], "error_y": errors[mode]},
-                          {"yaxis.type": axis, "yaxis.title.text": titles[mode], "annotations": steps[mode]}])
-               for mode, axis in ((RELATIVE, "linear"), (ABSOLUTE, "log"))]
+    axes = {RELATIVE: dict(type="linear", title=dict(text=f"{metric}: {RELATIVE}"), range=_span(ys[RELATIVE], False)),
+            ABSOLUTE: dict(type="log", title=dict(text=f"{metric} (ms, measured, log axis)"),
+                           range=_span(ys[ABSOLUTE], True))}
+    buttons = [dict(label=mode, method="update", args=[{"y": ys[mode], "error_y": errors[mode]},
+                                                       {"yaxis": axes[mode], "annotations": steps[mode]}])
+               for mode in (RELATIVE, ABSOLUTE)]
     # a tick per run with its commit while they fit; plotly's own date ticks beyond
     per_run = dict(tickvals=list(ticks), ticktext=list(ticks.values())) if len(ticks) <= _TICKED_RUNS else {}
-    fig.update_layout(xaxis=dict(title="run date (UTC)", type="date", **per_run),
-                      yaxis=dict(title=titles[RELATIVE], type="linear"), annotations=steps[RELATIVE],
+    fig.update_layout(xaxis=dict(title="run date (UTC)", type="date", **per_run), yaxis=axes[RELATIVE],
+                      annotations=steps[RELATIVE],
                       updatemenus=[dict(type="buttons", direction="right", active=0, buttons=buttons, x=0,
                                         xanchor="left", y=1.02, yanchor="bottom")],
                       height=480, margin=dict(l=10, r=10, t=50, b=40))
