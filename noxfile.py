@@ -26,7 +26,7 @@ def install(session: nox.Session, *extras: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The architecture contract and lint, then the test suite without the slow tests (CI runs this)."""
-    install(session, "build", "test", "lint", "ios")  # ios: tests check the backend against the real names
+    install(session, "build", "test", "lint", "ios", "lab")  # ios: tests check the backend against the real names; lab: Ray
     session.run("lint-imports")
     session.run("ruff", "check", ".")
     _native(session)
