@@ -26,7 +26,8 @@ def install(session: nox.Session, *extras: str) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """The architecture contract and lint, then the test suite without the slow tests (CI runs this)."""
-    install(session, "build", "test", "lint", "ios", "lab")  # ios: tests check the backend against the real names; lab: Ray
+    # ios: tests check the backend against the real names; lab: Ray, for the loopback lab cluster
+    install(session, "build", "test", "lint", "ios", "lab")
     session.run("lint-imports")
     session.run("ruff", "check", ".")
     _native(session)
