@@ -107,3 +107,22 @@ def test_runner_ratios_on_the_stand_in_run(phone, tmp_path):  # noqa: F811
     assert app.statistic == "median" and app.low < app.ratio < app.high and app.load_ratio is not None
     bm = ratios["benchmark_model"]
     assert bm.statistic == "mean" and bm.low is None
+
+
+def test_a_delegate_that_took_nothing_is_never_a_delegate_result():
+    from harness.analysis.summary import delegate_used
+    from harness.cli import _placement
+
+    assert delegate_used("cpu", {"delegated_ops": 0}) is None  # no delegate asked
+    assert delegate_used("gpu", {"delegated_ops": 0, "ops": 12}) is False
+    assert delegate_used("gpu", {"delegated_ops": 3, "ops": 12}) is True
+    assert delegate_used("xnnpack", {"fully_delegated": True}) is True
+    assert delegate_used("xnnpack", {"fully_delegated": False}) is None  # partial or none: the runtime won't say
+    row = {"variant": "m/a", "workload": "ane", "device_id": "ios:1", "status": "ok", "delegate": "coreml-ane",
+           "runner": "ios-coreml", "load_ms": 12.0, "peak_rss_bytes": 50 << 20, "affinity": None,
+           "cpu_governor": None, "cpu_mhz_min": None, "cpu_mhz_max": None, "ops": 9, "delegated_ops": 0,
+           "fully_delegated": False, "delegate_used": False}
+    table, warnings = _placement([row])
+    assert table is not None and table.row_count == 1
+    assert warnings == ["no delegate: m/a · ane · ios:1 asked for 'coreml-ane', which took no operator: its "
+                        "numbers are the CPU's, not a delegate result"]
