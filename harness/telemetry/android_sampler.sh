@@ -50,23 +50,18 @@ for f in current_now voltage_now charge_counter temp capacity status; do
 		ps_files="$ps_files $f"
 	fi
 done
-zones=
-if [ "$tz_dir" != - ]; then
-	for z in "$tz_dir"/thermal_zone*; do
-		if [ -r "$z/temp" ]; then
-			zones="$zones ${z##*/}"
-		fi
-	done
-fi
-
-policies=
-if [ "$cpufreq" != - ]; then
-	for p in "$cpufreq"/policy*; do
-		if [ -r "$p/scaling_cur_freq" ]; then
-			policies="$policies ${p##*/}"
-		fi
-	done
-fi
+# entries DIR PATTERN FILE: the names of DIR's entries matching PATTERN that have a readable FILE (DIR - : none)
+entries() {
+	if [ "$1" != - ]; then
+		for e in "$1"/$2; do
+			if [ -r "$e/$3" ]; then
+				echo "${e##*/}"
+			fi
+		done
+	fi
+}
+zones=$(entries "$tz_dir" 'thermal_zone*' temp)
+policies=$(entries "$cpufreq" 'policy*' scaling_cur_freq)
 
 stamp() {
 	read -r up idle < /proc/uptime
