@@ -257,7 +257,7 @@ def _placement(rows: Sequence[dict[str, Any]]) -> tuple[Table | None, list[str]]
         _row(table, variant, workload, device, first.get("runner") or "—",
              *(f"{v:.1f}" if pd.notna(v) else "—" for v in (ok["load_ms"].median(),
                                                              ok["peak_rss_bytes"].median() / 2**20)),
-             first.get("affinity") or "—", first.get("cpu_governor") or "—",
+             *(first.get(c) if isinstance(first.get(c), str) else "—" for c in ("affinity", "cpu_governor")),
              f"{lo:.0f}–{hi:.0f}" if pd.notna(lo) else "—", ops)
         if (ok.get("delegate_used") is not None) and ok["delegate_used"].eq(False).any():
             warnings.append(f"no delegate: {variant} · {workload} · {device} asked for {first['delegate']!r}, which "
@@ -301,9 +301,9 @@ def _runner_table(rows: Sequence[dict[str, Any]], store: Any, run_id: str) -> Ta
     for col in ("variant", "device", "workload", "runner", "vs", "latency ×", "interval", "load ×"):
         table.add_column(col, justify="right" if "×" in col or col == "interval" else "left", overflow="fold")
     for r in ratios:
-        interval = f"{r.low:.2f}–{r.high:.2f}" if r.low is not None else f"none ({r.statistic}s: aggregates only)"
-        _row(table, r.variant, r.device_id, r.shape, r.runner, r.reference, f"{r.ratio:.2f}", interval,
-             "—" if r.load_ratio is None else f"{r.load_ratio:.2f}")
+        interval = f"{r.low:.3g}–{r.high:.3g}" if r.low is not None else f"none ({r.statistic}s: aggregates only)"
+        _row(table, r.variant, r.device_id, r.shape, r.runner, r.reference, f"{r.ratio:.3g}", interval,
+             "—" if r.load_ratio is None else f"{r.load_ratio:.3g}")
     return table
 
 
