@@ -90,7 +90,7 @@ def pages(request):
 
 
 @pytest.mark.browser
-def test_history_is_plotted_against_the_run_date_one_point_per_run(pages, chromium, tmp_path):
+def test_history_is_plotted_against_the_run_date_one_point_per_run(chromium, pages, tmp_path):
     out, _, runs = pages
     dates = [m["created_utc"].replace("T", " ").removesuffix("Z") for m in runs]
     commits = [short_commit(m["git_commit"]) for m in runs]
@@ -108,7 +108,7 @@ def test_history_is_plotted_against_the_run_date_one_point_per_run(pages, chromi
 
 
 @pytest.mark.browser
-def test_history_reads_as_change_against_the_first_run_and_absolute_on_a_log_axis(bench_pages, chromium, tmp_path):
+def test_history_reads_as_change_against_the_first_run_and_absolute_on_a_log_axis(chromium, bench_pages, tmp_path):
     out, store, _ = bench_pages
     entries = {(" · ".join(e.key), e.metric): e.values for e in history(store).entries}
     with dashboard_page(chromium, out / "history.html", tmp_path / "profile") as (page, errors):
@@ -146,7 +146,7 @@ def _spans_the_values(y_range: list[float], values: list[float]) -> None:
 
 
 @pytest.mark.browser
-def test_every_history_point_hovers_with_commit_device_and_interval(pages, chromium, tmp_path):
+def test_every_history_point_hovers_with_commit_device_and_interval(chromium, pages, tmp_path):
     out, _, runs = pages
     commits = {m["run_id"]: short_commit(m["git_commit"]) for m in runs}
     with dashboard_page(chromium, out / "history.html", tmp_path / "profile") as (page, errors):
@@ -169,7 +169,7 @@ def test_every_history_point_hovers_with_commit_device_and_interval(pages, chrom
 
 
 @pytest.mark.browser
-def test_compare_legend_names_every_colour_it_draws(pages, chromium, tmp_path):
+def test_compare_legend_names_every_colour_it_draws(chromium, pages, tmp_path):
     out, _, _ = pages
     with dashboard_page(chromium, out / "compare.html", tmp_path / "profile") as (page, errors):
         colours = page.evaluate(_COLOURS_JS)
@@ -181,7 +181,7 @@ def test_compare_legend_names_every_colour_it_draws(pages, chromium, tmp_path):
 
 
 @pytest.mark.browser
-def test_compare_legend_explains_the_grey_bars(synthetic_pages, chromium, tmp_path):
+def test_compare_legend_explains_the_grey_bars(chromium, synthetic_pages, tmp_path):
     out, _, _ = synthetic_pages
     with dashboard_page(chromium, out / "compare.html", tmp_path / "profile") as (page, errors):
         colours = page.evaluate(_COLOURS_JS)
