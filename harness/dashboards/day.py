@@ -10,7 +10,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from harness.dashboards.html import Section, write_page
+from harness.dashboards.html import Section, short_commit, write_page
 from harness.simulate import load_stored_day
 
 __all__ = ["render_day", "day_rows"]
@@ -67,7 +67,7 @@ def render_day(folder: Path, out: Path | None = None) -> Path:
     data = load_stored_day(folder)
     m, results = data["manifest"], data["results"]
     meta = (f"day {m['day_id']} · twin {m['label']} ({m['profile_description']}) · trace {m['day']['name']}: "
-            f"{m['day']['description']} · variant {m['costs']['variant']} · commit {(m['git_commit'] or '?')[:12]}")
+            f"{m['day']['description']} · variant {m['costs']['variant']} · commit {short_commit(m['git_commit'])}")
     sources = "; ".join(m["day"]["sources"])
     sections = [
         Section("The day, per policy", _figure(results, m["label"]),

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from harness.analysis.kpis import RunKPIs, run_kpis
 from harness.analysis.runners import runner_ratios
-from harness.dashboards.html import Section, write_page
+from harness.dashboards.html import Section, short_commit, write_page
 from harness.dashboards.pareto import pareto_figure
 from harness.dashboards.sustained import sustained_sections
 from harness.dashboards.timeline import timeline_figure
@@ -218,7 +218,7 @@ def render_runs(store: Store, run_refs: Sequence[str], out: Path) -> Path:
     devices = sorted({d["id"] + " (" + d["soc"] + ")" for m in manifests for d in m.get("devices", [])})
     meta = (f"runs: {', '.join(run_ids)} · suite: {', '.join(sorted({m['suite']['name'] for m in manifests}))} · "
             f"status: {', '.join(m['status'] for m in manifests)} · devices: {', '.join(devices)} · "
-            f"commit: {', '.join(sorted({(m['git_commit'] or '?')[:12] for m in manifests}))}")
+            f"commit: {', '.join(sorted({short_commit(m['git_commit']) for m in manifests}))}")
     title = f"Run {run_ids[0]}" if len(run_ids) == 1 else f"{len(run_ids)} runs"
     return write_page(out, title, meta, sections)
 
