@@ -75,10 +75,9 @@ def test_ngram_counts_only_known_targets_and_mixes_a_distribution():
 
 @pytest.fixture(scope="module")
 def small():
-    from models.keyboard import evaluate, variants
+    from models.keyboard import evaluate
 
-    lrs = {t: c[1] for t, c in variants.LR_CANDIDATES.items()}
-    return evaluate.exported_artifacts(SMALL, lrs)
+    return evaluate.exported_artifacts(SMALL, {"bias": 0.01, "lora": 0.003, "adapter": 0.003, "full": 0.001})
 
 
 def test_artifacts_train_through_builtin_signatures_and_lora_delta_is_rank_times_sides(small):
@@ -158,9 +157,12 @@ def test_evaluation_reports_every_technique_on_the_same_users_and_renders(small)
     assert [len(row.seed_gains["top1"]) for row in r.rows] == [1, 2, 2, 2, 2]
     assert all(0 <= row.holm_p["top1"] <= 1 and row.holm_p["top1"] >= row.tests["top1"].p for row in r.rows)
     assert r.rows[0].train_gmacs == 0 and r.rows[0].gain_per_gmac is None and r.rows[4].train_gmacs > 0
-    assert {s.stream for s in r.streams} == {"no replay", "replay", "update every 4 chunks"}
-    every4 = next(s for s in r.streams if s.stream == "update every 4 chunks")
-    assert every4.steps < next(s for s in r.streams if s.stream == "no replay").steps
+    streams = {(s.technique, s.stream): s for s in r.streams}
+    assert set(streams) == {(t, s) for t in ("lora", "full")
+                            for s in ("no updates", "no replay", "replay", "update every 4 chunks")}
+    assert streams["lora", "no updates"].steps == 0 and streams["lora", "no updates"].forgetting == 0
+    assert streams["full", "update every 4 chunks"].steps < streams["full", "no replay"].steps
+    assert [t.technique for t in r.replay] == ["lora", "full"] and r.replay[0].probe.people == 2
     text = report.format_report(json.loads(json.dumps(report.report_dict(r))))
     assert "| 1 | ngram |" in text and "∞ (counting only)" in text and "update every 4 chunks" in text
 

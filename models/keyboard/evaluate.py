@@ -6,7 +6,8 @@ earlier speeches, paired against the base on the same test words; per-user value
 seeds for the paired statistics (`models.paired`: t interval, sign-flip p, Holm over every
 technique x metric), and each seed's mean gain gives the spread. Training compute is analytic MACs
 (the artifact's MACs per train step x steps taken). Then the continual-learning streams with the
-degradation guard, on the first `CONTINUAL_USERS` users.
+degradation guard, on the first `CONTINUAL_USERS` users, for LoRA (the delta a phone would ship) and full
+fine-tuning (the most parameters to forget with), with replay against no replay paired per user.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ from models.keyboard.metrics import Prefixes, Scores, user_scores
 from models.keyboard.variants import RECIPE, export_base, export_technique
 from models.paired import PairedTest, holm, paired_test
 
-__all__ = ["METRICS", "SEEDS", "STREAMS", "TECHNIQUES", "Artifact", "TechniqueRow", "StreamRow", "Report", "evaluate",
-           "exported_artifacts"]
+__all__ = ["METRICS", "SEEDS", "STREAMS", "TECHNIQUES", "Artifact", "TechniqueRow", "StreamRow", "ReplayTest",
+           "Report", "evaluate", "exported_artifacts"]
 
 METRICS = ("top1", "top3", "keystroke_savings")
 SEEDS = (0, 1, 2)
-PROBE_EXAMPLES = 300
+PROBE_EXAMPLES = 1000
 GUARD_MARGIN = 0.02  # top-1 on the generic probe may fall at most 2 points below the base's
 REPLAY_EXEMPLARS = 64
 CONTINUAL_USERS = 12
-CONTINUAL_TECHNIQUE = "lora"
+CONTINUAL_TECHNIQUES = ("lora", "full")
 TECHNIQUES = ("bias", "lora", "adapter", "full")  # gradient techniques, besides the n-gram cache
 STREAMS = (Stream("no replay"), Stream("replay", replay=REPLAY_EXEMPLARS), Stream("update every 4 chunks", every=4))
 
@@ -82,6 +83,15 @@ class StreamRow:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReplayTest:
+    """Generic-probe top-1 with replay minus without, paired per user (positive: replay forgot less)."""
+
+    technique: str
+    probe: PairedTest
+    keystroke_savings: PairedTest  # on the users' own test words
+
+
+@dataclasses.dataclass(frozen=True)
 class Report:
     config: str
     split: dict[str, list[str]]
@@ -91,9 +101,11 @@ class Report:
     oov: dict[str, float]  # train plays / tuning plays / evaluation users' test words
     base: dict[str, float]  # metric -> mean over users
     base_probe_top1: float
+    probe_examples: int
     ngram_weights: tuple[float, float]
     rows: tuple[TechniqueRow, ...]
     streams: tuple[StreamRow, ...]
+    replay: tuple[ReplayTest, ...]
     seeds: tuple[int, ...]
 
 
@@ -168,14 +180,29 @@ def _rows(measured: Sequence[_Measured], base: dict[str, np.ndarray]) -> list[Te
     return rows
 
 
-def _streams(artifact: Artifact, users: Sequence[User], probe: data.Examples, replay_seed: data.Examples,
-             prefixes: Prefixes, progress: Callable[[str], None]) -> tuple[list[StreamRow], float]:
+def _stream_row(name: str, technique: str, artifact: Artifact, base_probe: float, scores: Sequence[Scores],
+                probes: Sequence[float], results: Sequence) -> StreamRow:
+    steps = float(np.mean([r.steps for r in results])) if results else 0.0
+    return StreamRow(name, technique, len(scores), float(np.mean([s.top1 for s in scores])),
+                     float(np.mean([s.keystroke_savings for s in scores])), float(np.mean(probes)),
+                     base_probe - float(np.mean(probes)), steps,
+                     float(np.mean([r.rounds for r in results])) if results else 0.0,
+                     steps * artifact.macs_per_train_step / 1e9, sum(r.rollbacks for r in results))
+
+
+def _streams(technique: str, artifact: Artifact, users: Sequence[User], probe: data.Examples,
+             replay_seed: data.Examples, prefixes: Prefixes,
+             progress: Callable[[str], None]) -> tuple[list[StreamRow], ReplayTest, float]:
+    """The rows of every stream (after a no-update row) and the paired replay-vs-no-replay test."""
     from models.personalize import Session
 
-    base_probe = top1(Session(artifact.blob), probe)
-    rows = []
+    fresh = Session(artifact.blob)
+    base_probe = top1(fresh, probe)
+    rows = [_stream_row("no updates", technique, artifact, base_probe,
+                        [_scores(fresh.logits(u.test.x), u, prefixes) for u in users], [base_probe], [])]
+    per_user = {}
     for stream in STREAMS:
-        progress(f"continual learning: {stream.name}, {len(users)} users")
+        progress(f"continual learning, {technique}: {stream.name}, {len(users)} users")
         scores, probes, results = [], [], []
         for i, user in enumerate(users):
             session = Session(artifact.blob)
@@ -183,12 +210,11 @@ def _streams(artifact: Artifact, users: Sequence[User], probe: data.Examples, re
             results.append(run_stream(session, user.personal, stream, replay_seed, guard, seed=i))
             scores.append(_scores(session.logits(user.test.x), user, prefixes))
             probes.append(top1(session, probe))
-        steps = float(np.mean([r.steps for r in results]))
-        rows.append(StreamRow(stream.name, CONTINUAL_TECHNIQUE, len(users), float(np.mean([s.top1 for s in scores])),
-                              float(np.mean([s.keystroke_savings for s in scores])), float(np.mean(probes)),
-                              base_probe - float(np.mean(probes)), steps, float(np.mean([r.rounds for r in results])),
-                              steps * artifact.macs_per_train_step / 1e9, sum(r.rollbacks for r in results)))
-    return rows, base_probe
+        per_user[stream.name] = (np.array(probes), np.array([s.keystroke_savings for s in scores]))
+        rows.append(_stream_row(stream.name, technique, artifact, base_probe, scores, probes, results))
+    (replay_probe, replay_ks), (plain_probe, plain_ks) = per_user["replay"], per_user["no replay"]
+    return rows, ReplayTest(technique, paired_test(replay_probe, plain_probe), paired_test(replay_ks, plain_ks)), \
+        base_probe
 
 
 def _oov(examples: data.Examples) -> float:
@@ -220,15 +246,20 @@ def evaluate(config: Config, *, users: int | None = None, artifacts: dict[str, A
         measured.append(_gradient(artifacts[technique], technique, people, prefixes, seeds, progress))
     probe = data.generic_examples(config, vocab, split.tuning, PROBE_EXAMPLES, seed=0)
     replay_seed = data.generic_examples(config, vocab, split.train, REPLAY_EXEMPLARS, seed=1)
-    streams, base_probe = _streams(artifacts[CONTINUAL_TECHNIQUE], people[:CONTINUAL_USERS], probe, replay_seed,
-                                   prefixes, progress)
+    streams, replay = [], []
+    for technique in CONTINUAL_TECHNIQUES:
+        rows, test, base_probe = _streams(technique, artifacts[technique], people[:CONTINUAL_USERS], probe,
+                                          replay_seed, prefixes, progress)
+        streams += rows
+        replay.append(test)
     oov = {"train plays": _oov(data.play_examples(split.train, config, vocab)),
            "tuning plays": _oov(data.play_examples(split.tuning, config, vocab)),
            "evaluation users' test words": float(np.mean(np.concatenate([u.test.y for u in people]) == data.UNK))}
     return Report(config.name, {"train": list(split.train), "tuning": list(split.tuning),
                                 "evaluation": list(split.evaluation)}, len(vocab), tuple(u.name for u in people),
                   sum(len(u.test) for u in people), oov, {m: float(a.mean()) for m, a in base_metrics.items()},
-                  base_probe, weights, tuple(_rows(measured, base_metrics)), tuple(streams), tuple(seeds))
+                  base_probe, len(probe), weights, tuple(_rows(measured, base_metrics)), tuple(streams), tuple(replay),
+                  tuple(seeds))
 
 
 def _artifact(name: str, blob: bytes, fields: dict) -> Artifact:

@@ -19,7 +19,7 @@ from models.keyboard.data import UNK, Examples
 
 __all__ = ["NGram", "count", "mix", "choose_weights", "WEIGHT_GRID"]
 
-WEIGHT_GRID = (0.0, 0.05, 0.1, 0.2, 0.3)
+WEIGHT_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,8 +24,8 @@ TRAIN_BATCH = 16
 RECIPE = Recipe(epochs=3, max_steps=300)
 OPTIMIZER = "adamw"
 # AdamW; SGD (momentum 0.9, lr 0.1-3) lost 0.2-18 points of keystroke savings on the tuning users
-LR_CANDIDATES = {"bias": (0.001, 0.003, 0.01), "lora": (0.0003, 0.001, 0.003), "adapter": (0.0003, 0.001, 0.003),
-                 "full": (0.0001, 0.0003, 0.001)}
+LR_CANDIDATES = {"bias": (0.001, 0.003, 0.01), "lora": (0.0001, 0.0003, 0.001), "adapter": (0.0001, 0.0003, 0.001),
+                 "full": (0.00003, 0.0001, 0.0003)}
 TUNING_USERS = 8
 _TUNING_SOURCES = (*model.SOURCES, "keyboard/variants.py", "keyboard/learning.py", "keyboard/metrics.py",
                    "export.py", "personalize.py")
