@@ -18,10 +18,11 @@ import numpy as np
 
 from models.cache import cache_root, source_hash
 from models.har import data
+from models.har.folds import DEPLOYED, Fold
 from models.weights import Weights, cached_weights
 
-__all__ = ["Arch", "GLOBAL", "SOURCES", "Weights", "build_model", "layer_macs", "global_weights", "load_weights",
-           "layer_weights", "train_epochs"]
+__all__ = ["Arch", "GLOBAL", "SOURCES", "EPOCHS", "Weights", "build_model", "layer_macs", "fold_weights",
+           "global_weights", "load_weights", "layer_weights", "train_epochs"]
 
 @dataclasses.dataclass(frozen=True)
 class Arch:
@@ -35,7 +36,8 @@ class Arch:
 
 
 GLOBAL = Arch()
-SOURCES = ("har/data.py", "har/global_model.py", "layers.py", "weights.py")  # what the trained weights depend on
+SOURCES = ("har/data.py", "har/folds.py", "har/global_model.py", "layers.py", "weights.py")
+EPOCHS = 10  # at most (early stopping on the fold's tuning people, patience 4)  # what the trained weights depend on
 
 
 def _dense_with_lora(x, units: int, name: str, rank: int):
@@ -111,8 +113,10 @@ def train_epochs(model, train: data.Windows, val: data.Windows | None, *, epochs
                  seed: int = 0, outputs: int = 1) -> None:
     """Fit with Adam; with `val`, keep the weights of the best validation epoch (early stopping)."""
     import keras
+    import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()  # a rebuild on a clean cache gives the same weights
     model.compile(optimizer=keras.optimizers.Adam(lr),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     callbacks = []
@@ -129,19 +133,24 @@ def _standardize_weights(population: data.Windows) -> list[np.ndarray]:
     return [flat.mean(axis=0), flat.std(axis=0) + 1e-6]
 
 
-def _train_global(arch: Arch, epochs: int) -> Weights:
-    population, tuning = data.subject_windows(data.POPULATION), data.subject_windows(data.TUNING)
+def _train_global(arch: Arch, fold: Fold, seed: int, epochs: int) -> Weights:
+    population, tuning = data.subject_windows(fold.train), data.subject_windows(fold.tuning)
     model = build_model(arch)
     model.get_layer("standardize").set_weights(_standardize_weights(population))
-    train_epochs(model, population, tuning, epochs=epochs, lr=2e-3)
+    train_epochs(model, population, tuning, epochs=epochs, lr=2e-3, seed=seed)
     return layer_weights(model)
 
 
 @cache
-def global_weights(arch: Arch = GLOBAL, epochs: int = 40) -> Weights:
-    """Trained global weights of `arch` (population subjects; early stopping on tuning subjects), cached."""
+def fold_weights(fold: Fold, seed: int, arch: Arch = GLOBAL, epochs: int = EPOCHS) -> Weights:
+    """Global weights of `arch` trained on the fold's training people with `seed` (early stopping on its
+    tuning people), cached per fold and seed."""
     key = source_hash(*SOURCES)[:16]
     tag = f"{arch.stem}-{'-'.join(map(str, arch.blocks))}-{arch.feature}-k{arch.kernel}-e{epochs}"
-    path = cache_root() / "weights" / f"har-global-{tag}-{data.SPLIT_ID}-{key}.npz"
-    return cached_weights(path, lambda: _train_global(arch, epochs))
+    path = cache_root() / "weights" / f"har-global-{tag}-{fold.name}-seed{seed}-{key}.npz"
+    return cached_weights(path, lambda: _train_global(arch, fold, seed, epochs))
 
+
+def global_weights(arch: Arch = GLOBAL) -> Weights:
+    """The deployed global model: fold 0 (the split of `models.har.data`), seed 0."""
+    return fold_weights(DEPLOYED, 0, arch)

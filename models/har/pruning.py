@@ -8,8 +8,9 @@ Every prunable group loses its whole output channels of lowest L1 kernel magnitu
 - the feature dense's units, with the head's input rows.
 Depthwise convs have no output channels of their own: they follow the channels that feed them.
 The sliced weights load into `build_model` of a narrower `Arch`, so the TFLite graph, parameter count
-and MACs are really smaller; a short fine-tune on the population subjects (early stopping on the
-tuning subjects) recovers accuracy.
+and MACs are really smaller; a short fine-tune on the training people (early stopping on the
+tuning people) recovers accuracy. `fine_tune` is the same budget for the dense model, so pruned and
+dense are compared after the same extra training.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from functools import cache
 
 from models.cache import cache_root, source_hash
 from models.har import data
+from models.har.folds import DEPLOYED, Fold
 from models.har.global_model import (
     GLOBAL,
     SOURCES,
@@ -32,9 +34,9 @@ from models.har.global_model import (
 from models.pruning import channel_scores, kept_channels, slice_inputs
 from models.weights import Weights, cached_weights
 
-__all__ = ["FINE_TUNE_EPOCHS", "FINE_TUNE_LR", "PRUNING_SOURCES", "prune", "pruned_weights"]
+__all__ = ["FINE_TUNE_EPOCHS", "FINE_TUNE_LR", "PRUNING_SOURCES", "prune", "fine_tune", "pruned_weights"]
 
-FINE_TUNE_EPOCHS = 12  # at most; early stopping on the tuning subjects keeps the best epoch
+FINE_TUNE_EPOCHS = 3  # at most; early stopping on the tuning subjects keeps the best epoch
 FINE_TUNE_LR = 1e-3
 PRUNING_SOURCES = ("pruning.py", "har/pruning.py")  # besides the global model's: what pruned weights depend on
 
@@ -63,18 +65,20 @@ def prune(weights: Weights, ratio: float, arch: Arch = GLOBAL) -> tuple[Arch, We
     return pruned, out
 
 
-def _fine_tune(arch: Arch, weights: Weights, epochs: int) -> Weights:
+def fine_tune(arch: Arch, weights: Weights, fold: Fold, seed: int = 0, epochs: int = FINE_TUNE_EPOCHS) -> Weights:
+    """`weights` of `arch` after at most `epochs` more epochs on the fold's training people (early stopping
+    on its tuning people); the same budget for a pruned and a dense model."""
     model = build_model(arch)
     load_weights(model, weights)
-    train_epochs(model, data.subject_windows(data.POPULATION), data.subject_windows(data.TUNING), epochs=epochs,
-                 lr=FINE_TUNE_LR)
+    train_epochs(model, data.subject_windows(fold.train), data.subject_windows(fold.tuning), epochs=epochs,
+                 lr=FINE_TUNE_LR, seed=seed)
     return layer_weights(model)
 
 
 @cache
 def pruned_weights(ratio: float, epochs: int = FINE_TUNE_EPOCHS) -> tuple[Arch, Weights]:
-    """The global model pruned by `ratio` and fine-tuned (population; tuning early stopping), cached."""
+    """The deployed global model pruned by `ratio` and fine-tuned, cached."""
     arch, weights = prune(global_weights(), ratio)
     key = source_hash(*SOURCES, *PRUNING_SOURCES)[:16]
     path = cache_root() / "weights" / f"har-pruned{int(round(100 * ratio))}-e{epochs}-{data.SPLIT_ID}-{key}.npz"
-    return arch, cached_weights(path, lambda: _fine_tune(arch, weights, epochs))
+    return arch, cached_weights(path, lambda: fine_tune(arch, weights, DEPLOYED, epochs=epochs))

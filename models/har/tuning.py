@@ -1,39 +1,37 @@
-"""Hyper-parameters chosen on the tuning subjects (17-20) only, never on held-out test data.
+"""Personalization recipes chosen on a fold's tuning people only, never on its held-out people.
 
-For each technique: the learning rate (baked into the artifact) and the host-side `Recipe` (step
-budget, early stopping on held-back personalization windows, class-balanced batches, augmentation)
-whose personalized accuracy, averaged over the tuning subjects' same-trial and cross-placement tests,
-is highest. Every candidate trains (early stopping may still keep the initial weights).
-Cached as JSON with every score.
+For each technique: the learning rate (`LR_GRID`) and the host-side `Recipe`: a fixed budget of 0
+(no training), 20 or 100 steps, or early stopping within 100 steps on the latest 25% of each
+activity's personalization windows (the person's own held-back windows, as a phone would). The
+score is the mean accuracy over the tuning people's tests where a person needs personalization as
+much as anywhere: same trial, other trial, and their rotated sensor frame (`models.har.shifts`).
+"No training" is a candidate, so a recipe trains only when training helps the tuning people.
+Cached as JSON with every score, per technique, fold and seed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
 from models.cache import atomic_write_bytes, cache_root, source_hash
 from models.har import data
+from models.har.folds import Fold
 from models.har.global_model import SOURCES
-from models.personalize import Recipe
+from models.har.shifts import rotated_split
+from models.personalize import Outcome, Recipe, Session, accuracy, personalize
 
-__all__ = ["LR_GRID", "RECIPES", "Tuned", "check_tuning_subjects", "personalized_accuracy", "tune"]
+__all__ = ["LR_GRID", "RECIPES", "TUNING_SOURCES", "Tuned", "person_seed", "run_recipe", "tune"]
 
-LR_GRID = (0.001, 0.003, 0.01)
-_EARLY = dict(steps=100, holdout=0.25, check_every=5, patience=3)
-RECIPES = (
-    Recipe(steps=5), Recipe(steps=20), Recipe(steps=100),
-    Recipe(**_EARLY), Recipe(**_EARLY, balanced=True), Recipe(**_EARLY, augment=True),
-    Recipe(**_EARLY, balanced=True, augment=True),
-)
-
-
+LR_GRID = (0.003, 0.01, 0.03)
+RECIPES = (Recipe(steps=0), Recipe(steps=20), Recipe(steps=100),
+           Recipe(steps=100, holdout=0.25, check_every=5, patience=3))
 # the modules a tuning result depends on (so edits elsewhere in models/ do not re-tune)
-_RECIPE_SOURCES = ("personalize.py", "export.py", "manifest.py", "peft.py", *SOURCES, "har/tuning.py",
-                   "har/variants.py")
+TUNING_SOURCES = ("personalize.py", "export.py", "peft.py", *SOURCES, "har/tuning.py", "har/variants.py",
+                  "har/trainer.py", "har/shifts.py")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,49 +39,48 @@ class Tuned:
     learning_rate: float
     recipe: Recipe
     score: float  # mean tuning accuracy of the choice
-    subjects: tuple[int, ...]
+    subjects: tuple[int, ...]  # the tuning people
 
 
-def check_tuning_subjects(subjects: Sequence[int]) -> None:
-    """Refuse anything but tuning subjects: hyper-parameters never see held-out (or population) data."""
-    if not subjects or any(s not in data.TUNING for s in subjects):
-        raise ValueError(f"tuning uses only tuning subjects {data.TUNING}, got {list(subjects)}")
+def person_seed(seed: int, subject: int) -> int:
+    """The batch-order seed of one person's personalization under evaluation seed `seed`."""
+    return 1000 * seed + subject
 
 
-def personalized_accuracy(blob: bytes, subject: int, recipe: Recipe, seed: int = 0) -> tuple[float, float]:
-    """(same-trial, cross-placement) accuracy of `subject` after personalizing by `recipe`."""
-    from models.personalize import Session, accuracy, personalize
-
-    split = data.personal_split(subject)
-    session = Session(blob)
-    personalize(session, split.personal.x, split.personal.y, split.personal.start, recipe, seed=seed)
-    return (accuracy(session, split.same_trial_test.x, split.same_trial_test.y),
-            accuracy(session, split.cross_placement_test.x, split.cross_placement_test.y))
+def run_recipe(session: Session, split: data.PersonalSplit, recipe: Recipe, seed: int) -> tuple[Outcome, dict]:
+    """Personalize `session` on the split's personalization windows; (outcome, {same, other: accuracy})."""
+    outcome = personalize(session, split.personal.x, split.personal.y, split.personal.start, recipe, seed=seed)
+    return outcome, {"same": accuracy(session, split.same_trial_test.x, split.same_trial_test.y),
+                     "other": accuracy(session, split.cross_placement_test.x, split.cross_placement_test.y)}
 
 
-def _search(export: Callable[[float], bytes], subjects: Sequence[int]) -> dict[tuple[float, int], float]:
-    check_tuning_subjects(subjects)
-    scores = {}
-    for lr in LR_GRID:
-        blob = export(lr)
-        for i, recipe in enumerate(RECIPES):
-            scores[lr, i] = float(np.mean([personalized_accuracy(blob, s, recipe, seed=s) for s in subjects]))
-    return scores
+def _score(sessions: Callable[[float], Session], fold: Fold, seed: int, lr: float, recipe: Recipe) -> float:
+    accs = []
+    for subject in fold.tuning:
+        split = data.personal_split(subject)
+        accs += run_recipe(sessions(lr), split, recipe, person_seed(seed, subject))[1].values()
+        accs.append(run_recipe(sessions(lr), rotated_split(split), recipe, person_seed(seed, subject))[1]["same"])
+    return float(np.mean(accs))
 
 
-def tune(key: str, export: Callable[[float], bytes], subjects: Sequence[int] = data.TUNING) -> Tuned:
-    """Best (learning rate, recipe) for the variant family `key`; `export(lr) -> tflite bytes`."""
-    check_tuning_subjects(subjects)
-    path = cache_root() / "tuning" / f"{key.replace('/', '__')}-recipe-{source_hash(*_RECIPE_SOURCES)[:16]}.json"
-    if path.exists():
-        record = json.loads(path.read_text())
-    else:
-        scores = _search(export, subjects)
-        # ties go to the earlier (simpler) recipe and the smaller learning rate
+def tune(key: str, sessions: Callable[[], Callable[[float], Session]], fold: Fold, seed: int) -> Tuned:
+    """Best (learning rate, recipe) of the technique `key` on the fold's tuning people.
+
+    `sessions()` gives a function lr -> a fresh session at the global weights (built only when the
+    result is not cached)."""
+    if set(fold.tuning) & set(fold.held_out):
+        raise ValueError(f"tuning people {fold.tuning} overlap the held-out people {fold.held_out}")
+    path = cache_root() / "tuning" / f"har-{key.replace('/', '__')}-{fold.name}-seed{seed}-" \
+                                     f"{source_hash(*TUNING_SOURCES)[:16]}.json"
+    if not path.exists():
+        make = sessions()
+        scores = {(lr, i): _score(make, fold, seed, lr, r) for lr in LR_GRID for i, r in enumerate(RECIPES)}
+        # ties go to the earlier (shorter) recipe and the smaller learning rate
         lr, i = max(scores, key=lambda k: (round(scores[k], 6), -k[1], -k[0]))
         record = {"learning_rate": lr, "recipe": dataclasses.asdict(RECIPES[i]), "score": scores[lr, i],
-                  "subjects": list(subjects),
+                  "subjects": list(fold.tuning),
                   "scores": [{"learning_rate": k[0], "recipe": dataclasses.asdict(RECIPES[k[1]]), "score": v}
                              for k, v in scores.items()]}
         atomic_write_bytes(path, json.dumps(record, indent=2, sort_keys=True).encode())
+    record = json.loads(path.read_text())
     return Tuned(record["learning_rate"], Recipe(**record["recipe"]), record["score"], tuple(record["subjects"]))

@@ -34,12 +34,14 @@ SWEPT_LAYERS = ("standardize", "stem", "b1_dw", "b1_pw", "b2_dw", "b2_pw", "b3_d
 
 def _pruned(ratio: float, technique: str, suffix: str):
     def build() -> tuple[bytes, dict[str, Any]]:
+        from models.har.folds import DEPLOYED
+        from models.har.trainer import Trainer
         from models.har.tuning import tune
 
         arch, weights = pruned_weights(ratio)
         # the tuning cache is keyed by the tuning sources; the pruned weights also depend on the pruning modules
-        key = f"har-cnn/{suffix}-sgd-{source_hash(*PRUNING_SOURCES)[:8]}"
-        tuned = tune(key, lambda rate: export_personalization(technique, lr=rate, arch=arch, weights=weights)[0])
+        key = f"{suffix}-sgd-{source_hash(*PRUNING_SOURCES)[:8]}"
+        tuned = tune(key, lambda: Trainer(technique, weights, arch=arch).session, DEPLOYED, 0)
         return export_personalization(technique, lr=tuned.learning_rate, arch=arch, weights=weights, extra={
             "recipe": dataclasses.asdict(tuned.recipe), "lr_chosen_on": f"tuning subjects {list(tuned.subjects)}",
             "pruning": {"ratio": ratio, "criterion": "L1 of whole output channels/units", "fine_tune_epochs_max":

@@ -22,13 +22,14 @@ def _early_exit() -> tuple[bytes, dict[str, Any]]:
     from models.har import early_exit as ee
 
     blob = ee.export_early_exit()
-    threshold, tuning = ee.choose_threshold(blob)
+    tuning_windows = data.subject_windows(data.TUNING)
+    threshold, tuning = ee.choose_threshold(*ee.cascade_outputs(blob, tuning_windows.x), tuning_windows.y)
     model, _, rest = ee.early_exit_model()
     macs = ee.cascade_macs()
     extra = {"early_exit": {
         "after": "block 1", "threshold": threshold, "thresholds": list(ee.THRESHOLDS),
-        "chosen_on": f"tuning subjects {list(data.TUNING)}: lowest threshold within "
-                     f"{100 * ee.TOLERANCE:.0f} pt of the full path",
+        "chosen_on": f"tuning subjects {list(data.TUNING)}: lowest average MACs within "
+                     f"{100 * ee.TOLERANCE:.1f} pt of the full path",
         "tuning_exit_fraction_accuracy": tuning, "exit_head_trained_on": f"population subjects {list(data.POPULATION)}",
         "feature_shape": list(rest.inputs[0].shape[1:]),
         **{f"macs_{k}": v for k, v in dataclasses.asdict(macs).items()},

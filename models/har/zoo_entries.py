@@ -22,9 +22,9 @@ QUANTIZED = {"float32": "float32", "float16": "float16", "int8-dynamic": "dynami
              "int16x8": "int16x8"}
 
 
-def representative_windows(count: int = 200) -> np.ndarray:
-    """Calibration windows drawn (seeded) from the population subjects only."""
-    population = data.subject_windows(data.POPULATION)
+def representative_windows(subjects: Sequence[int] = data.POPULATION, count: int = 200) -> np.ndarray:
+    """Calibration windows drawn (seeded) from `subjects` (training people only)."""
+    population = data.subject_windows(subjects)
     return population.x[np.random.default_rng(0).choice(len(population), count, replace=False)]
 
 
@@ -36,10 +36,14 @@ def population_episodes(subjects: Sequence[int] = data.POPULATION) -> list[data.
 
 
 def _tuned(technique: str, optimizer: str):
+    from models.har.crossval import tuning_key
+    from models.har.folds import DEPLOYED
+    from models.har.global_model import global_weights
+    from models.har.trainer import Trainer
     from models.har.tuning import tune
 
-    return tune(f"har-cnn/{technique}-{optimizer}",
-                lambda rate: export_personalization(technique, lr=rate, optimizer=optimizer)[0])
+    return tune(tuning_key(technique, optimizer=optimizer),
+                lambda: Trainer(technique, global_weights(), optimizer=optimizer).session, DEPLOYED, 0)
 
 
 def _recipe_fields(tuned) -> dict[str, Any]:
