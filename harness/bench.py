@@ -13,8 +13,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -47,6 +48,7 @@ __all__ = ["Reporter", "BenchResult", "run_bench", "resume_bench", "check_device
            "resolve_artifacts"]
 
 DeviceOpener = Callable[[str], Device]
+_T = TypeVar("_T")
 
 
 class Reporter:
@@ -517,6 +519,18 @@ def _lanes(todo: Sequence[PlannedJob], devices: Mapping[str, Device]) -> list[li
     return list(lanes.values())
 
 
+def _per_device(devices: Mapping[str, Device], work: Callable[[Device], _T]) -> dict[str, _T]:
+    """`work(device)` for every device, those that do not share compute at once (phones of a lab, each its own
+    round trips); the results by device id, the first error raised."""
+    groups: dict[str, list[Device]] = {}
+    for device in devices.values():
+        groups.setdefault(device.compute, []).append(device)
+    with ThreadPoolExecutor(max_workers=len(groups) or 1) as pool:
+        done = [pool.submit(lambda group: [(d.id, work(d)) for d in group], g) for g in groups.values()]
+        results = dict(pair for future in done for pair in future.result())
+    return {d: results[d] for d in devices}
+
+
 def _run_lanes(lanes: Sequence[Sequence[PlannedJob]],
                run_lane: Callable[[Sequence[PlannedJob], threading.Event], None]) -> None:
     """Each lane's jobs in order, the lanes at once (one thread each; a single lane runs here).
@@ -583,8 +597,8 @@ def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
         check_artifacts(todo, artifacts)
         data = resolve_data(suite)
         # described once, before anything is induced: the manifest shows each device as it was
-        descriptions = {d: dev.describe() for d, dev in devices.items()}
-        targets = {d: _prepare(dev, descriptions[d], todo, suite, artifacts, data) for d, dev in devices.items()}
+        descriptions = _per_device(devices, lambda dev: dev.describe())
+        targets = _per_device(devices, lambda dev: _prepare(dev, descriptions[dev.id], todo, suite, artifacts, data))
         metadata = _metadata(suite, suite_path, devices, descriptions, artifacts)
         for device in devices.values():
             for condition in suite.conditions:

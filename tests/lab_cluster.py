@@ -34,7 +34,8 @@ from typing import Any
 
 import psutil
 
-__all__ = ["ADB", "LabCluster", "LabHost", "in_fresh_netns", "lo_up", "netns_command", "stop_tree"]
+__all__ = ["ADB", "LabCluster", "LabHost", "enter_fresh_netns", "in_fresh_netns", "lo_up", "netns_command",
+           "stop_tree"]
 
 ADB = shutil.which("adb") or "/usr/bin/adb"
 REPO = Path(__file__).resolve().parents[1]
@@ -68,6 +69,17 @@ def netns_command(argv: list[str]) -> list[str] | None:
     return None
 
 
+def enter_fresh_netns() -> None:
+    """From here on this program runs in a fresh network namespace with `lo` up: re-run in one (`unshare -n`,
+    exiting with its status) unless already there."""
+    if not in_fresh_netns():
+        command = netns_command([sys.executable, *sys.argv])
+        if command is None:
+            raise SystemExit("the lab needs `unshare -n` (Linux, as root or with user namespaces)")
+        raise SystemExit(subprocess.call(command))
+    lo_up()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,6 +103,12 @@ def stop_tree(proc: subprocess.Popen | psutil.Process | None, sig: int = signal.
     psutil.wait_procs(family, timeout=10)
     if isinstance(proc, subprocess.Popen):
         proc.wait(timeout=10)
+
+
+# Phone actors wait on their phones, they compute little: at Ray's default worker niceness (15) a machine busy
+# with anything else starves them and every job's round trips stretch.
+def _ray_env() -> dict[str, str]:
+    return {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_worker_niceness": "0"}
 
 
 def _ray_ports(worker_ports: int) -> list[str]:
@@ -117,7 +135,7 @@ class LabHost:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "ANDROID_ADB_SERVER_PORT": str(self.adb_port), "RAY_USAGE_STATS_ENABLED": "0"}
+        return {**_ray_env(), "ANDROID_ADB_SERVER_PORT": str(self.adb_port)}
 
     @property
     def serials(self) -> list[str]:
@@ -144,7 +162,7 @@ class LabCluster:
         self.hosts: dict[str, LabHost] = {}
         self._worker_ports = 20000 + (os.getpid() % 200) * 200
         self.head = self._ray_start(["--head", "--port", str(self.port), "--include-dashboard", "false",
-                                     "--num-cpus", "1"], os.environ | {"RAY_USAGE_STATS_ENABLED": "0"}, "head")
+                                     "--num-cpus", "1"], _ray_env(), "head")
 
     def _ray_start(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen:
         self._worker_ports += 200
