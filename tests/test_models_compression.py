@@ -184,35 +184,3 @@ def test_qat_fine_tunes_the_shared_layers_and_converts_to_full_int8(tiny_weights
     assert {dtype for op, _n, dtype in ops if op == "FULLY_CONNECTED"} == {np.int8}
     assert [op for op, _n, _d in ops].count("QUANTIZE") == 1 and ops[-1][0] == "DEQUANTIZE"
     assert Session(blob).logits(windows.x[:4]).shape == (4, data.CLASSES)
-
-
-def test_compression_table_names_every_row_with_its_paired_delta_and_gain():
-    from models.har.eval_compression import CompressionReport, CompressionRow, PrunedPersonalizationRow
-    from models.har.report import format_compression
-
-    report = CompressionReport(
-        (CompressionRow("har-cnn/int8-qat", "same-trial", "int8 (QAT)", 53064, 26406, 632704, 10, 0.92, 0.115,
-                        0.007, (-0.002, 0.023)),),
-        (PrunedPersonalizationRow("har-cnn/prune50-bitfit", "same-trial", "bitfit", 470, 5.0, 0.922, 0.94, 0.018,
-                                  (-0.001, 0.051), 3, 10),))
-    lines = format_compression(report).splitlines()
-    assert lines[2] == ("| har-cnn/int8-qat | same-trial | int8 (QAT) | 53064 | 26406 | 632704 | 92.0 ± 11.5 "
-                        "| +0.7 [-0.2, +2.3] |")
-    assert lines[-1] == ("| har-cnn/prune50-bitfit | same-trial | bitfit | 470 | 5 | 92.2 | 94.0 "
-                         "| +1.8 [-0.1, +5.1] | 3/10 |")
-
-
-@pytest.mark.slow
-def test_compressed_variants_build_and_evaluate_on_two_subjects():
-    from models.har.eval_compression import evaluate_compression
-    from models.zoo import build
-
-    splits = [data.personal_split(s) for s in (21, 22)]
-    report = evaluate_compression(splits, variants=("har-cnn/int8-mixed", "har-cnn/prune50"),
-                                  pruned=("har-cnn/prune50",))
-    pruned = build("har-cnn/prune50").manifest
-    assert pruned["macs_per_inference"] < build("har-cnn/float32").manifest["macs_per_inference"] / 2
-    assert build("har-cnn/int8-mixed").manifest["float_layers"]
-    assert {r.condition for r in report.rows} == {"same-trial", "cross-placement"}
-    assert all(abs(r.delta_mean) < 0.1 for r in report.rows)
-    assert len(report.personalization) == 2

@@ -63,14 +63,18 @@ def test_exit_fraction_falls_with_threshold_and_average_macs_lie_between(tiny_bl
 
 
 @pytest.mark.slow
-def test_trained_early_exit_artifact_and_table():
-    from models.har.eval_early_exit import early_exit_rows
+def test_trained_early_exit_artifact_chooses_its_threshold_by_the_stated_rule():
     from models.zoo import build
 
     m = build("har-cnn/early-exit").manifest
     assert m["signatures"] == ["infer_early", "infer_rest", "infer"] and m["early_exit"]["threshold"] in ee.THRESHOLDS
-    rows = early_exit_rows(subjects=(21, 22))
-    full, cascade = rows[0], rows[1:]
-    assert full.threshold is None and sum(r.chosen for r in cascade) == 1
-    assert all(a.exit_fraction >= b.exit_fraction for a, b in zip(cascade, cascade[1:]))
-    assert all(r.accuracy > 0.8 for r in rows)
+
+
+def test_operating_point_is_the_lowest_macs_within_the_tolerance():
+    y = np.array([0, 1, 2, 3])
+    logits = np.eye(6)[y]  # the full path is right everywhere
+    probs = np.array([[0.99, 0.01, 0, 0, 0, 0], [0.7, 0.3, 0, 0, 0, 0], [0, 0, 0.9, 0.1, 0, 0],
+                      [0, 0, 0, 0.6, 0.4, 0]])  # the exit is wrong only on window 1 (confidence 0.7)
+    chosen, table = ee.choose_threshold(probs, logits, y)
+    assert chosen == min(t for t in ee.THRESHOLDS if t > 0.7)
+    assert table[str(chosen)][1] == 1.0 and table["0.0"] == [1.0, 0.75]

@@ -77,25 +77,14 @@ def test_balanced_batches_draw_classes_uniformly():
     assert 0.4 < np.mean(y[batch] == 1) < 0.6
 
 
-def test_curve_has_the_requested_step_counts(tiny_blobs):
-    from models.har.evaluate import CURVE_STEPS, _curve
+def test_tuning_refuses_a_fold_whose_tuning_people_are_held_out():
 
-    assert CURVE_STEPS == (1, 5, 20, 100)
-    split = data.personal_split(21)
-    curve = _curve(tiny_blobs[0.05], split, Recipe(), CURVE_STEPS)
-    assert list(curve) == [1, 5, 20, 100]
-    assert all(set(accs) == {"same-trial", "cross-placement"} for accs in curve.values())
+    from models.har.folds import DEPLOYED
+    from models.har.tuning import tune
 
-
-def test_tuning_refuses_held_out_and_population_subjects():
-    from models.har.tuning import check_tuning_subjects, tune
-
-    check_tuning_subjects(data.TUNING)
-    for bad in ((17, 21), (1,), ()):
-        with pytest.raises(ValueError):
-            check_tuning_subjects(bad)
+    bad = dataclasses.replace(DEPLOYED, tuning=(17, 21))
     with pytest.raises(ValueError):
-        tune("har-cnn/never", lambda _lr: pytest.fail("must refuse before exporting"), subjects=(21,))
+        tune("never", lambda: pytest.fail("must refuse before building a session"), bad, 0)
 
 
 def test_reptile_uses_only_population_subjects_and_moves_the_init_toward_them(tiny_blobs):
@@ -117,17 +106,3 @@ def test_reptile_uses_only_population_subjects_and_moves_the_init_toward_them(ti
     again = reptile(blob, episodes, config)
     for k in theta:
         np.testing.assert_array_equal(again[k], theta[k])  # seeded: the artifact is reproducible
-
-
-def test_gain_fractions_keep_their_denominators_and_refuse_a_non_positive_reference():
-    from models.har.evaluate import PersonalizationRow, _fraction_rows
-
-    row = PersonalizationRow("har-cnn/full", "cross-placement", 10, 0.9, 0.1, 0.01, "5 steps", (5.0, 5, 5), 5.0,
-                             0.92, 0.1, 0.02, (0.0, 0.04), 6, 100, 1.0, 400, 1.0, 1, 1, 1)
-    rows = [row, dataclasses.replace(row, variant="har-cnn/bitfit", gain_mean=0.015, trainable_fraction=0.035),
-            dataclasses.replace(row, condition="same-trial", gain_mean=-0.01),
-            dataclasses.replace(row, variant="har-cnn/bitfit", condition="same-trial", gain_mean=0.01)]
-    fractions = {f.condition: f for f in _fraction_rows(rows)}
-    assert fractions["cross-placement"].fraction == pytest.approx(0.75)
-    assert fractions["cross-placement"].full_gain == pytest.approx(0.02)
-    assert fractions["same-trial"].fraction is None

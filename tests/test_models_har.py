@@ -181,15 +181,3 @@ def test_har_variants_are_registered_by_name():
                      "har-cnn/int8-full", "har-cnn/float16"):
         assert expected in names
     assert "toy-cnn/last-layer" in variant_names("toy")
-
-
-@pytest.mark.slow
-def test_evaluate_end_to_end_on_two_subjects():
-    from models.har.evaluate import evaluate
-
-    report = evaluate(subjects=(21, 22), personalization=("har-cnn/last-layer",),
-                      quantized=("har-cnn/float32", "har-cnn/int8-full"))
-    assert {r.condition for r in report.personalization} == {"same-trial", "cross-placement"}
-    assert {c.steps for c in report.curves if not c.plateau} == {1, 5, 20, 100}
-    assert all(0 <= r.personal_mean <= 1 and r.subjects == 2 for r in report.personalization)
-    assert report.quantization[0].delta_vs_float32["same-trial"] == 0.0

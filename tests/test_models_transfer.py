@@ -80,13 +80,9 @@ def test_transfer_split_keeps_test_spans_clear_of_personal_spans():
 
 
 @pytest.mark.slow
-def test_transfer_artifact_manifest_and_table():
-    from models.har.eval_transfer import transfer_rows
+def test_transfer_artifact_manifest():
     from models.zoo import build
 
     m = build("humanactivity/last-layer").manifest
     assert m["trainable_params"] == 10_000 * 6 + 6 and m["total_params"] == 143_032
     assert m["macs_per_inference"] == sum(ha.layer_macs().values())
-    rows = transfer_rows(subjects=(21, 22), steps=5)
-    assert {r.variant for r in rows} == {"humanactivity/last-layer", "har-cnn/last-layer"}
-    assert all(0 <= r.zero_shot_all <= r.zero_shot_shared + 1e-9 or r.variant.startswith("har-cnn") for r in rows)

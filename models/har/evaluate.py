@@ -1,284 +1,303 @@
-"""`harness models eval --task har`: personalization of each technique over held-out subjects.
+"""`harness models eval --task har`: cross-validated personalization over all 30 HAPT people.
 
-Everything runs through the built TFLite artifacts with LiteRT. Per technique and condition
-(same-trial; cross-placement = personalize on trial 1, test on trial 2): the global model's
-accuracy, the accuracy after personalization by the artifact's tuned recipe (its manifest), the
-paired gain with a bootstrap 95% CI and how many subjects improved; each technique's gain as a
-fraction of full fine-tuning's; the few-step curve (1, 5, 20, 100 steps, no early stopping); the
-Reptile init against the plain one after 1 and 5 steps. Quantized variants are compared with
-float32 on the same test windows.
+Three folds hold out 10 people each (`models.har.folds`); each fold and seed is one cached run of
+`models.har.crossval`. Every comparison is paired per person: a person's difference is averaged over
+the seeds, then the mean over people gets a Student t interval, a sign-flip p-value and counts of
+people improved / unchanged / worse; the seed spread is the SD over seeds of the per-seed mean.
+p-values are Holm-adjusted within each table (personalization: technique x shift; compression;
+early exit) and only adjusted p-values decide "significant".
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from models.artifact import BuiltArtifact
-from models.har import data
-from models.har.eval_compression import CompressionReport, evaluate_compression
-from models.har.eval_early_exit import EarlyExitRow, early_exit_rows
-from models.har.eval_transfer import TransferRow, transfer_rows
-from models.har.paired import CONDITIONS, accuracies, subject_accuracies
-from models.har.zoo import build
-from models.memory import train_memory
-from models.paired import paired_gain, sd
-from models.personalize import Recipe, Session, personalize
+from models.har.crossval import FULL, PRUNE_RATIO, Config, fold_seed
+from models.har.folds import FOLDS
+from models.har.shifts import BADLY, BADLY_SHARE, OTHER, ROTATED, SAME, SHIFTS
+from models.paired import holm, sign_flip_p, t_interval
 
-__all__ = ["PersonalizationRow", "CurveRow", "FractionRow", "MetaRow", "QuantizationRow", "Report", "evaluate",
-           "CONDITIONS", "CURVE_STEPS"]
+__all__ = ["ALPHA", "TARGET_SHARE", "TARGET_TRAINABLE", "Stat", "PersonalRow", "ShareRow", "TargetRow",
+           "CompressionRow", "ExitRow", "ExitChoice", "Report", "evaluate"]
 
-PERSONALIZATION_VARIANTS = ("har-cnn/last-layer", "har-cnn/bitfit", "har-cnn/adapter", "har-cnn/lora",
-                            "har-cnn/full")
-META_VARIANTS = {"har-cnn/bitfit-reptile": "har-cnn/bitfit"}  # meta-learned init -> its plain-init variant
-CURVE_STEPS = (1, 5, 20, 100)
-PLATEAU_HOLDOUT = 0.25  # held-back share of the personalization windows for the plateau row of the curve
-QUANTIZED_VARIANTS = ("har-cnn/float32", "har-cnn/float16", "har-cnn/int8-dynamic", "har-cnn/int8-full",
-                      "har-cnn/int16x8")
+ALPHA = 0.05  # on Holm-adjusted p-values
+TARGET_SHARE, TARGET_TRAINABLE = 0.8, 0.05  # >= 80% of full fine-tuning's gain at <= 5% trainable parameters
+_TEST = {SAME: "same", OTHER: "other", BADLY: "same", ROTATED: "rotated"}  # shift -> test key of a run
 
 
 @dataclasses.dataclass(frozen=True)
-class PersonalizationRow:
-    variant: str
-    condition: str
-    subjects: int
-    global_mean: float  # accuracy 0-1
-    global_sd: float
-    learning_rate: float
-    recipe: str  # the tuned host-side recipe, e.g. "early stop (hold 25%), <=100 steps"
-    steps_used: tuple[float, int, int]  # optimizer steps taken: mean, min, max over subjects
-    kept_step: float  # mean step of the weights kept (early stopping keeps the best held-back loss)
+class Stat:
+    """A paired difference over people (accuracy 0-1): a person's value is its mean over seeds."""
+
+    people: int
+    mean: float
+    seed_sd: float  # SD over seeds of the per-seed mean over people
+    t_ci: tuple[float, float]  # Student t 95% interval of the mean
+    p: float  # sign-flip, two-sided
+    p_holm: float  # Holm-adjusted within its table
+    significant: bool  # p_holm < ALPHA
+    improved: int
+    unchanged: int
+    worse: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PersonalRow:
+    technique: str
+    shift: str
+    learning_rates: tuple[float, ...]  # chosen per fold
+    recipes: tuple[str, ...]  # chosen per fold
+    global_mean: float  # accuracy 0-1, mean over people and seeds
+    global_seed_sd: float
     personal_mean: float
-    personal_sd: float
-    gain_mean: float  # paired, personalized - global
-    gain_ci: tuple[float, float]
-    improved: int  # subjects whose accuracy rose (of `subjects`)
+    personal_seed_sd: float
+    steps_mean: float  # optimizer steps taken, mean over people and seeds
+    gain: Stat
+
+
+@dataclasses.dataclass(frozen=True)
+class ShareRow:
+    technique: str
+    shift: str
+    gain: float  # accuracy 0-1
+    full_gain: float  # the denominator: full fine-tuning's gain on the same shift
+    full_significant: bool
+    share: float | None  # gain / full_gain; None when full's gain is not positive
     trainable_params: int
     trainable_fraction: float
     delta_bytes: int
-    step_ms_median: float
-    train_peak_kb: int  # process peak RSS of a train step
-    train_extra_kb: int  # ... minus the peak of inference on the same batch
-    train_tensor_kb: int  # sum of the train subgraph's tensor sizes (before arena sharing)
+    train_macs_per_step: int
+    steps_mean: float
+    gain_per_gmac: float | None  # accuracy points per 10^9 training MACs (steps x MACs per step); None: no training
+    meets_target: bool | None  # None when full's gain is not significant (no reference to share)
 
 
 @dataclasses.dataclass(frozen=True)
-class CurveRow:
-    """Accuracy after a fixed number of steps (the tuned learning rate and batches, no early stopping),
-    or (`plateau`) after early stopping on the held-back loss within 100 steps."""
-
-    variant: str
-    condition: str
-    steps: int  # fixed budget; with `plateau`, the most steps any subject took
-    plateau: bool
-    steps_used: tuple[float, int, int]  # optimizer steps taken: mean, min, max over subjects
-    mean: float  # accuracy 0-1
-    gain_mean: float  # paired vs the global model
-    gain_ci: tuple[float, float]
-    improved: int
-    subjects: int
-
-
-@dataclasses.dataclass(frozen=True)
-class FractionRow:
-    """A technique's mean gain as a fraction of full fine-tuning's (same condition, tuned recipes)."""
-
-    variant: str
-    condition: str
-    gain: float  # accuracy 0-1
+class TargetRow:
+    shift: str
     full_gain: float
-    fraction: float | None  # gain / full_gain; None when full's gain is not positive (no meaningful ratio)
-    trainable_fraction: float
+    full_p_holm: float
+    met_by: tuple[str, ...]  # techniques at >= TARGET_SHARE of full's gain with <= TARGET_TRAINABLE parameters
+    verdict: str
 
 
 @dataclasses.dataclass(frozen=True)
-class MetaRow:
-    """Meta-learned init minus plain init, paired over subjects, after `steps` steps."""
-
+class CompressionRow:
     variant: str
-    baseline: str
-    condition: str
-    steps: int
-    meta_mean: float
-    plain_mean: float
-    diff_mean: float
-    diff_ci: tuple[float, float]
-    better: int  # subjects where the meta init is more accurate
-    subjects: int
+    reference: str
+    test: str  # same trial | other trial
+    mean: float  # global accuracy 0-1 (no personalization)
+    seed_sd: float
+    reference_mean: float
+    delta: Stat  # variant - reference
+    params: int
+    macs_per_inference: int
+    model_bytes: float | None  # mean over seeds (TFLite variants only)
 
 
 @dataclasses.dataclass(frozen=True)
-class QuantizationRow:
-    variant: str
-    quantization: str
-    model_bytes: int
-    accuracy: dict[str, float]  # condition -> mean accuracy over held-out subjects
-    delta_vs_float32: dict[str, float]  # points (percent) vs float32
+class ExitRow:
+    threshold: float | None  # None: the full path only
+    exit_fraction: float  # 0-1, mean over people and seeds
+    exit_seed_sd: float
+    accuracy: float
+    accuracy_seed_sd: float
+    avg_macs: float  # per window at the mean exit fraction
+    macs_fraction: float  # of the full path
+    chosen_by: int  # fold-seeds whose tuning people chose this threshold
+
+
+@dataclasses.dataclass(frozen=True)
+class ExitChoice:
+    rule: str
+    thresholds: tuple[float, ...]  # chosen per fold and seed
+    macs_fraction: float  # mean over people and seeds at the chosen thresholds
+    exit_fraction: float
+    accuracy: float
+    full_accuracy: float
+    delta: Stat  # cascade at the chosen threshold - full path
 
 
 @dataclasses.dataclass(frozen=True)
 class Report:
-    subjects: tuple[int, ...]
-    personalization: tuple[PersonalizationRow, ...]
-    quantization: tuple[QuantizationRow, ...]
-    curves: tuple[CurveRow, ...] = ()
-    fractions: tuple[FractionRow, ...] = ()
-    meta: tuple[MetaRow, ...] = ()
-    compression: CompressionReport | None = None
-    transfer: tuple[TransferRow, ...] = ()
-    early_exit: tuple[EarlyExitRow, ...] = ()
+    config: dict
+    folds: tuple[dict, ...]
+    people: tuple[int, ...]
+    alpha: float
+    wall_seconds: float  # this command
+    compute_seconds: float  # computing every fold and seed (the cost of a clean cache)
+    cached_runs: int  # fold-seed runs read from the cache
+    personalization: tuple[PersonalRow, ...]
+    shares: tuple[ShareRow, ...]
+    targets: tuple[TargetRow, ...]
+    compression: tuple[CompressionRow, ...] = ()
+    early_exit: tuple[ExitRow, ...] = ()
+    exit_choice: ExitChoice | None = None
 
 
-def _recipe_text(r: Recipe) -> str:
-    extras = "".join((", balanced" if r.balanced else "", ", augmented" if r.augment else ""))
-    if r.holdout:
-        return f"early stop (hold {100 * r.holdout:.0f}%), <={r.steps} steps{extras}"
-    return f"{r.steps} steps{extras}"
+def _matrix(runs: dict, seeds: Sequence[int], get: Callable[[dict], list]) -> np.ndarray:
+    """(people, seeds) values: folds concatenated in order, one column per seed."""
+    return np.array([np.concatenate([get(runs[f, s]) for f in sorted({f for f, _ in runs})]) for s in seeds],
+                    float).T
 
 
-def _curve(blob: bytes, split: data.PersonalSplit, recipe: Recipe, steps: Sequence[int]) -> dict[int, dict]:
-    """Test accuracies after each of `steps` cumulative train steps on all personalization windows."""
-    session, done, out = Session(blob), 0, {}
-    for n in steps:
-        session.train(split.personal.x, split.personal.y, steps=n - done, seed=split.subject * 1000 + done,
-                      balanced=recipe.balanced, augment=recipe.augment)
-        done, out[n] = n, accuracies(session, split)
+def _stats(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[Stat]:
+    """Stat of each (after, before) pair of (people, seeds) matrices, Holm-adjusted together."""
+    gains = [(a - b) for a, b in pairs]
+    ps = [sign_flip_p(g.mean(axis=1)) for g in gains]
+    out = []
+    for g, p, adjusted in zip(gains, ps, holm(ps) if ps else []):
+        person = g.mean(axis=1)
+        per_seed = g.mean(axis=0)
+        out.append(Stat(len(person), float(person.mean()), float(per_seed.std(ddof=1)) if len(per_seed) > 1 else 0.0,
+                        t_interval(person), p, adjusted, adjusted < ALPHA, int((person > 1e-12).sum()),
+                        int((np.abs(person) <= 1e-12).sum()), int((person < -1e-12).sum())))
     return out
 
 
-@dataclasses.dataclass(frozen=True)
-class _Measured:
-    artifact: BuiltArtifact
-    before: dict[str, np.ndarray]  # condition -> per-subject accuracy of the initial weights
-    after: dict[str, np.ndarray]  # ... after the tuned recipe
-    curve: dict[tuple[str, int], np.ndarray]  # (condition, steps) -> per-subject accuracy
-    plateau: dict[str, np.ndarray]  # condition -> per-subject accuracy after plateau early stopping
-    plateau_steps: np.ndarray
-    steps_used: np.ndarray
-    kept_step: np.ndarray
-    step_seconds: list[float]
+def _mean_sd(m: np.ndarray) -> tuple[float, float]:
+    per_seed = m.mean(axis=0)
+    return float(m.mean()), float(per_seed.std(ddof=1)) if len(per_seed) > 1 else 0.0
 
 
-def _measure(name: str, splits) -> _Measured:
-    artifact = build(name)
-    blob = artifact.path.read_bytes()
-    recipe = Recipe(**artifact.manifest["recipe"])
-    early = dataclasses.replace(recipe, steps=max(CURVE_STEPS), holdout=recipe.holdout or PLATEAU_HOLDOUT)
-    before, after, curve = {c: [] for c in CONDITIONS}, {c: [] for c in CONDITIONS}, {}
-    plateau, plateau_steps = {c: [] for c in CONDITIONS}, []
-    used, kept, step_seconds = [], [], []
-    for split in splits:
-        session = Session(blob)
-        for c, acc in accuracies(session, split).items():
-            before[c].append(acc)
-        outcome = personalize(session, split.personal.x, split.personal.y, split.personal.start, recipe,
-                              seed=split.subject)
-        used.append(outcome.steps)
-        kept.append(outcome.best_step)
-        step_seconds += outcome.log.step_seconds[1:]  # the first invoke allocates the train subgraph
-        for c, acc in accuracies(session, split).items():
-            after[c].append(acc)
-        for n, accs in _curve(blob, split, recipe, CURVE_STEPS).items():
-            for c, acc in accs.items():
-                curve.setdefault((c, n), []).append(acc)
-        session = Session(blob)
-        plateau_steps.append(personalize(session, split.personal.x, split.personal.y, split.personal.start, early,
-                                         seed=split.subject).steps)
-        for c, acc in accuracies(session, split).items():
-            plateau[c].append(acc)
-    arr = lambda d: {k: np.array(v) for k, v in d.items()}  # noqa: E731
-    return _Measured(artifact, arr(before), arr(after), arr(curve), arr(plateau), np.array(plateau_steps),
-                     np.array(used), np.array(kept), step_seconds)
+def _recipe_text(r: dict) -> str:
+    if not r["steps"]:
+        return "no training"
+    if r["holdout"]:
+        return f"early stop (hold {100 * r['holdout']:.0f}%), <={r['steps']} steps"
+    return f"{r['steps']} steps"
 
 
-def _personalization_rows(name: str, m: _Measured) -> list[PersonalizationRow]:
-    artifact = m.artifact
-    memory = train_memory(artifact.path)
-    mf = artifact.manifest
+def _facts(technique: str) -> dict:
+    from models.har.variants import manifest_fields, personalization_model
+
+    model, arch, trainable = personalization_model(technique, weights={})
+    return manifest_fields(model, arch, trainable, technique=technique, optimizer="sgd", lr=0.0)
+
+
+def _personalization(runs: dict, config: Config) -> tuple[list[PersonalRow], list[ShareRow], list[TargetRow]]:
+    seeds = config.seeds
+    glob = {k: _matrix(runs, seeds, lambda r, k=k: r["global"][k]) for k in ("same", "other", "rotated", "personal")}
+    order = np.argsort(glob["personal"].mean(axis=1), kind="stable")
+    badly = np.zeros(len(order), bool)
+    badly[order[:max(1, int(round(len(order) * BADLY_SHARE)))]] = True
+    cells, pairs = [], []
+    for tech in config.techniques:
+        after = {k: _matrix(runs, seeds, lambda r, k=k, t=tech: r["techniques"][t][k])
+                 for k in ("same", "other", "rotated", "steps", "steps_rotated")}
+        for shift in SHIFTS:
+            rows = badly if shift == BADLY else slice(None)
+            a, b = after[_TEST[shift]][rows], glob[_TEST[shift]][rows]
+            steps = after["steps_rotated" if shift == ROTATED else "steps"][rows]
+            cells.append((tech, shift, a, b, steps))
+            pairs.append((a, b))
+    folds = sorted({f for f, _ in runs})
     rows = []
-    for condition in CONDITIONS:
-        b, a = m.before[condition], m.after[condition]
-        mean, ci, improved = paired_gain(a, b)
-        rows.append(PersonalizationRow(
-            name, condition, len(b), float(b.mean()), sd(b), mf["learning_rate"],
-            _recipe_text(Recipe(**mf["recipe"])),
-            (float(m.steps_used.mean()), int(m.steps_used.min()), int(m.steps_used.max())), float(m.kept_step.mean()),
-            float(a.mean()), sd(a), mean, ci, improved, mf["trainable_params"], mf["trainable_fraction"],
-            mf["delta_bytes"], float(np.median(m.step_seconds) * 1000) if m.step_seconds else float("nan"),
-            memory.train_peak_kb, memory.train_extra_kb, memory.train_tensor_kb))
-    return rows
+    for (tech, shift, a, b, steps), stat in zip(cells, _stats(pairs)):
+        chosen = [runs[f, seeds[0]]["techniques"][tech] for f in folds]
+        rows.append(PersonalRow(tech, shift, tuple(c["learning_rate"] for c in chosen),
+                                tuple(_recipe_text(c["recipe"]) for c in chosen), *_mean_sd(b), *_mean_sd(a),
+                                float(steps.mean()), stat))
+    return rows, *_shares(rows, config)
 
 
-def _curve_rows(name: str, m: _Measured) -> list[CurveRow]:
-    rows = []
-    used = (float(m.plateau_steps.mean()), int(m.plateau_steps.min()), int(m.plateau_steps.max()))
-    for condition in CONDITIONS:
-        for n in CURVE_STEPS:
-            acc = m.curve[condition, n]
-            rows.append(CurveRow(name, condition, n, False, (float(n), n, n), float(acc.mean()),
-                                 *paired_gain(acc, m.before[condition]), len(acc)))
-        acc = m.plateau[condition]
-        rows.append(CurveRow(name, condition, used[2], True, used, float(acc.mean()),
-                             *paired_gain(acc, m.before[condition]), len(acc)))
-    return rows
-
-
-def _fraction_rows(rows: Sequence[PersonalizationRow], reference: str = "har-cnn/full") -> list[FractionRow]:
-    full = {r.condition: r.gain_mean for r in rows if r.variant == reference}
-    return [FractionRow(r.variant, r.condition, r.gain_mean, full[r.condition],
-                        r.gain_mean / full[r.condition] if full[r.condition] > 0 else None, r.trainable_fraction)
-            for r in rows if r.variant != reference and r.condition in full]
-
-
-def _meta_rows(measured: dict[str, _Measured]) -> list[MetaRow]:
-    rows = []
-    for meta, plain in META_VARIANTS.items():
-        if meta not in measured or plain not in measured:
+def _shares(rows: list[PersonalRow], config: Config) -> tuple[list[ShareRow], list[TargetRow]]:
+    full = {r.shift: r for r in rows if r.technique == "full"}
+    shares, targets = [], []
+    facts = {t: _facts(t) for t in config.techniques}
+    for r in rows:
+        if r.technique == "full":
             continue
-        for condition in CONDITIONS:
-            for n in (1, 5):
-                a, b = measured[meta].curve[condition, n], measured[plain].curve[condition, n]
-                mean, ci, better = paired_gain(a, b)
-                rows.append(MetaRow(meta, plain, condition, n, float(a.mean()), float(b.mean()), mean, ci, better,
-                                    len(a)))
-    return rows
+        f, ref = facts[r.technique], full[r.shift]
+        share = r.gain.mean / ref.gain.mean if ref.gain.mean > 0 else None
+        trusted = ref.gain.significant and ref.gain.mean > 0
+        training = f["macs_per_train_step"] * r.steps_mean / 1e9
+        shares.append(ShareRow(
+            r.technique, r.shift, r.gain.mean, ref.gain.mean, trusted, share, f["trainable_params"],
+            f["trainable_fraction"], f["delta_bytes"], f["macs_per_train_step"], r.steps_mean,
+            100 * r.gain.mean / training if training else None,
+            (share is not None and share >= TARGET_SHARE and f["trainable_fraction"] <= TARGET_TRAINABLE)
+            if trusted else None))
+    for shift, ref in full.items():
+        mine = [s for s in shares if s.shift == shift]
+        met = tuple(s.technique for s in mine if s.meets_target)
+        if not (ref.gain.significant and ref.gain.mean > 0):
+            verdict = "not testable: full fine-tuning's gain is not significant"
+        elif met:
+            verdict = "met by " + ", ".join(met)
+        else:
+            best = max(mine, key=lambda s: s.share if s.trainable_fraction <= TARGET_TRAINABLE else -1.0)
+            verdict = f"missed (best within {100 * TARGET_TRAINABLE:.0f}% parameters: {best.technique}, " \
+                      f"{100 * best.share:.0f}%)"
+        targets.append(TargetRow(shift, ref.gain.mean, ref.gain.p_holm, met, verdict))
+    return shares, targets
 
 
-def _quantization_rows(names: Sequence[str], splits) -> list[QuantizationRow]:
-    accs: dict[str, dict[str, float]] = {}
-    sizes, modes = {}, {}
-    for name in names:
-        artifact = build(name)
-        session = Session(artifact.path.read_bytes())
-        accs[name] = {c: float(a.mean()) for c, a in subject_accuracies(session, splits).items()}
-        sizes[name], modes[name] = artifact.manifest["model_bytes"], artifact.manifest["quantization"]
-    reference = accs.get("har-cnn/float32")
-    return [QuantizationRow(n, modes[n], sizes[n], accs[n],
-                            {c: 100 * (accs[n][c] - reference[c]) for c in CONDITIONS} if reference else {})
-            for n in names]
+def _compression(runs: dict, config: Config) -> list[CompressionRow]:
+    from models.har.global_model import GLOBAL, Arch, layer_macs
+
+    seeds = config.seeds
+    any_run = next(iter(runs.values()))["compression"]
+    pruned_arch = Arch(**{**any_run["prune50-ft"]["arch"], "blocks": tuple(any_run["prune50-ft"]["arch"]["blocks"])})
+    params = {GLOBAL: _facts("full")["total_params"], pruned_arch: _pruned_params(pruned_arch)}
+    cells, pairs = [], []
+    for variant, reference, arch in (("int8", "float32", GLOBAL), ("int8-mixed", "float32", GLOBAL),
+                                     ("int8-qat", "float32", GLOBAL), (f"prune{100 * PRUNE_RATIO:.0f}-ft", "dense-ft",
+                                                                       pruned_arch)):
+        for test, key in ((SAME, "same"), (OTHER, "other")):
+            a = _matrix(runs, seeds, lambda r, v=variant, k=key: r["compression"][v][k])
+            b = _matrix(runs, seeds, lambda r, k=key: r["global"][k]) if reference == "float32" else \
+                _matrix(runs, seeds, lambda r, k=key: r["compression"]["dense-ft"][k])
+            sizes = [runs[k]["compression"][variant].get("model_bytes") for k in runs]
+            cells.append((variant, reference, test, a, b, params[arch], sum(layer_macs(arch).values()),
+                          float(np.mean(sizes)) if None not in sizes else None))
+            pairs.append((a, b))
+    return [CompressionRow(v, ref, test, *_mean_sd(a), float(b.mean()), stat, p, macs, size)
+            for (v, ref, test, a, b, p, macs, size), stat in zip(cells, _stats(pairs))]
 
 
-def evaluate(*, subjects: Sequence[int] = data.HELD_OUT,
-             personalization: Sequence[str] = PERSONALIZATION_VARIANTS + tuple(META_VARIANTS),
-             quantized: Sequence[str] = QUANTIZED_VARIANTS,
-             progress: Callable[[str], None] = lambda _msg: None) -> Report:
-    if any(s not in data.HELD_OUT for s in subjects):
-        raise ValueError(f"evaluation subjects must be held-out subjects {data.HELD_OUT}, got {list(subjects)}")
-    splits = [data.personal_split(s) for s in subjects]
-    measured: dict[str, _Measured] = {}
-    rows: list[PersonalizationRow] = []
-    curves: list[CurveRow] = []
-    for name in personalization:
-        progress(name)
-        measured[name] = _measure(name, splits)
-        rows += _personalization_rows(name, measured[name])
-        curves += _curve_rows(name, measured[name])
-    progress("quantized variants")
-    quantization = tuple(_quantization_rows(quantized, splits))
-    progress("compressed variants")
-    compression = evaluate_compression(splits)
-    progress("transfer baseline and early exit")
-    return Report(tuple(subjects), tuple(rows), quantization, tuple(curves), tuple(_fraction_rows(rows)),
-                  tuple(_meta_rows(measured)), compression, transfer_rows(subjects), early_exit_rows(subjects))
+def _pruned_params(arch) -> int:
+    from models.har.global_model import build_model
+
+    return int(sum(v.numpy().size for v in build_model(arch).trainable_variables))
+
+
+def _early_exit(runs: dict, config: Config) -> tuple[list[ExitRow], ExitChoice]:
+    from models.har.early_exit import THRESHOLDS, TOLERANCE, cascade_macs
+
+    seeds, macs = config.seeds, cascade_macs()
+    full = _matrix(runs, seeds, lambda r: r["early_exit"]["full"])
+    chosen = [runs[k]["early_exit"]["chosen"] for k in sorted(runs)]
+    rows = [ExitRow(None, 0.0, 0.0, *_mean_sd(full), float(macs.full), 1.0, 0)]
+    for t in THRESHOLDS:
+        exits = _matrix(runs, seeds, lambda r, t=t: r["early_exit"]["exit"][str(t)])
+        acc = _matrix(runs, seeds, lambda r, t=t: r["early_exit"]["accuracy"][str(t)])
+        rows.append(ExitRow(t, *_mean_sd(exits), *_mean_sd(acc), macs.average(float(exits.mean())),
+                            macs.average(float(exits.mean())) / macs.full, chosen.count(t)))
+    at = _matrix(runs, seeds, lambda r: r["early_exit"]["accuracy"][str(r["early_exit"]["chosen"])])
+    exits = _matrix(runs, seeds, lambda r: r["early_exit"]["exit"][str(r["early_exit"]["chosen"])])
+    rule = f"on each fold's tuning people: the lowest average MACs within {100 * TOLERANCE:.1f} pt of the full path"
+    return rows, ExitChoice(rule, tuple(chosen), macs.average(float(exits.mean())) / macs.full, float(exits.mean()),
+                            float(at.mean()), float(full.mean()), _stats([(at, full)])[0])
+
+
+def evaluate(config: Config = FULL, progress: Callable[[str], None] = lambda _msg: None) -> Report:
+    """The cross-validated report under `config` (each fold and seed computed once, then cached)."""
+    start = time.perf_counter()
+    runs, cached = {}, 0
+    for f in config.folds:
+        for s in config.seeds:
+            runs[f, s], hit = fold_seed(FOLDS[f], s, config, progress)
+            cached += hit
+    progress("statistics")
+    personalization, shares, targets = _personalization(runs, config)
+    compression = _compression(runs, config) if config.compression else []
+    exits, choice = _early_exit(runs, config) if config.early_exit else ([], None)
+    people = tuple(p for f in config.folds for p in runs[f, config.seeds[0]]["people"])
+    return Report(dataclasses.asdict(config), tuple(dataclasses.asdict(FOLDS[f]) for f in config.folds), people,
+                  ALPHA, time.perf_counter() - start, float(sum(r["seconds"] for r in runs.values())), cached,
+                  tuple(personalization), tuple(shares), tuple(targets), tuple(compression), tuple(exits), choice)

@@ -1,132 +1,164 @@
-"""Markdown tables of a HAR evaluation report (the README tables of `harness models eval --task har`)."""
+"""Markdown of the HAR evaluation, from its JSON form (`harness models eval --task har --json`).
+
+`format_report` gives the tables of `models/RESULTS.md`; `format_summary` the block of numbers the
+READMEs carry. Both read only the JSON dict, so the committed documents can be regenerated from one
+evaluation output (`python -m models.har.docs`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
-from models.har.eval_compression import CompressionReport
-from models.har.eval_early_exit import EarlyExitRow
-from models.har.eval_transfer import TransferRow
-from models.har.evaluate import Report
-
-__all__ = ["format_report", "format_compression", "format_transfer", "format_early_exit"]
+__all__ = ["format_report", "format_summary"]
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def _gain(mean: float, ci: tuple[float, float]) -> str:
-    return f"{100 * mean:+.1f} [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f}"
 
 
-def _personalization_table(report: Report) -> list[str]:
-    lines = [f"Held-out subjects {list(report.subjects)}; each technique personalized by its tuned recipe "
-             "(chosen on tuning subjects 17-20).", "",
-             "| variant | condition | LR | recipe | steps used (mean, min-max) | global acc % | personalized acc % "
-             "| paired gain (pts) [95% CI] | improved | trainable | delta B | step ms "
-             "| train peak RSS MiB (+ over infer) | train tensors MiB |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in report.personalization:
-        mean, low, high = r.steps_used
-        lines.append(
-            f"| {r.variant} | {r.condition} | {r.learning_rate:g} | {r.recipe} | {mean:.1f} ({low}-{high}) | "
-            f"{_pct(r.global_mean)} ± {_pct(r.global_sd)} | {_pct(r.personal_mean)} ± {_pct(r.personal_sd)} | "
-            f"{_gain(r.gain_mean, r.gain_ci)} | {r.improved}/{r.subjects} | "
-            f"{r.trainable_params} ({_pct(r.trainable_fraction)}%) | {r.delta_bytes} | {r.step_ms_median:.2f} | "
-            f"{r.train_peak_kb / 1024:.1f} (+{r.train_extra_kb / 1024:.2f}) | {r.train_tensor_kb / 1024:.1f} |")
+def _p(p: float) -> str:
+    return f"{p:.2g}" if p >= 0.001 else "<0.001"
+
+
+def _stat(s: dict) -> str:
+    lo, hi = s["t_ci"]
+    return f"{_pts(s['mean'])} ± {100 * s['seed_sd']:.1f} [{_pts(lo)}, {_pts(hi)}]"
+
+
+def _verdict(s: dict) -> str:
+    return ("**yes**" if s["mean"] > 0 else "**yes (worse)**") if s["significant"] else "no"
+
+
+def _counts(s: dict) -> str:
+    return f"{s['improved']}/{s['unchanged']}/{s['worse']}"
+
+
+def _header(r: dict) -> list[str]:
+    c = r["config"]
+    folds = "; ".join(f"fold {f['index']}: held out {f['held_out'][0]}-{f['held_out'][-1]}, tuning {f['tuning']}"
+                      for f in r["folds"])
+    return [f"{len(r['people'])} held-out people over {len(r['folds'])} folds ({folds}; each fold's global model "
+            f"trains on the other people), seeds {c['seeds']} (global model and personalization), global model "
+            f"at most {c['epochs']} epochs. Paired per person (a person's value is the mean over seeds); "
+            f"± is the SD over seeds of the mean; [ ] the t 95% interval; p the sign-flip p-value, Holm-adjusted "
+            f"within each table; significant = Holm p < {r['alpha']}. Computing every fold and seed took "
+            f"{r['compute_seconds'] / 60:.0f} min on this machine (2 cores, shared)."]
+
+
+def _personalization(r: dict) -> list[str]:
+    lines = ["", "## Personalization by technique and shift", "",
+             "Recipe per fold (learning rate, recipe) chosen on the fold's tuning people. improved/unchanged/worse "
+             "counts people.", "",
+             "| technique | shift | recipe per fold | steps | global acc % | personalized acc % | gain pts ± seed SD "
+             "[t 95% CI] | p | Holm p | significant | improved/unchanged/worse |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in r["personalization"]:
+        g = row["gain"]
+        recipes = "; ".join(f"{lr:g}, {text}" for lr, text in zip(row["learning_rates"], row["recipes"]))
+        lines.append(f"| {row['technique']} | {row['shift']} | {recipes} | {row['steps_mean']:.0f} | "
+                     f"{_pct(row['global_mean'])} ± {100 * row['global_seed_sd']:.1f} | "
+                     f"{_pct(row['personal_mean'])} ± {100 * row['personal_seed_sd']:.1f} | {_stat(g)} | "
+                     f"{_p(g['p'])} | {_p(g['p_holm'])} | {_verdict(g)} | {_counts(g)} |")
     return lines
 
 
-def _fraction_table(report: Report) -> list[str]:
-    lines = ["", "Gain as a fraction of full fine-tuning's (same condition, tuned recipes):", "",
-             "| variant | condition | fraction of full's gain | trainable |", "| --- | --- | --- | --- |"]
-    for f in report.fractions:
-        ratio = "n/a (full's gain ≤ 0)" if f.fraction is None else f"{100 * f.fraction:.0f}%"
-        lines.append(f"| {f.variant} | {f.condition} | {ratio} ({100 * f.gain:+.1f}/{100 * f.full_gain:+.1f} pts) | "
-                     f"{_pct(f.trainable_fraction)}% |")
+def _shares(r: dict) -> list[str]:
+    lines = ["", "## Share of full fine-tuning's gain, cost, and the target", "",
+             "Target: >= 80% of full fine-tuning's gain at <= 5% trainable parameters, judged only where full "
+             "fine-tuning's gain is significant. Training MACs = MACs per step (batch 16) x steps taken.", "",
+             "| technique | shift | gain / full's gain (pts) | share | trainable | delta B | training MACs/step "
+             "| pts per 10^9 training MACs | target |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for s in r["shares"]:
+        share = "n/a (full's gain <= 0)" if s["share"] is None else f"{100 * s['share']:.0f}%"
+        per = "– (no training)" if s["gain_per_gmac"] is None else f"{s['gain_per_gmac']:+.2f}"
+        target = "n/a (full not significant)" if s["meets_target"] is None else ("met" if s["meets_target"] else
+                                                                                   "missed")
+        lines.append(f"| {s['technique']} | {s['shift']} | {_pts(s['gain'])} / {_pts(s['full_gain'])} | {share} | "
+                     f"{s['trainable_params']:,} ({_pct(s['trainable_fraction'])}%) | {s['delta_bytes']:,} | "
+                     f"{s['train_macs_per_step']:,} | {per} | {target} |")
+    lines += ["", "| shift | full fine-tuning's gain (pts) | Holm p | target (>= 80% at <= 5% parameters) |",
+              "| --- | --- | --- | --- |"]
+    for t in r["targets"]:
+        lines.append(f"| {t['shift']} | {_pts(t['full_gain'])} | {_p(t['full_p_holm'])} | {t['verdict']} |")
     return lines
 
 
-def _curve_table(report: Report) -> list[str]:
-    lines = ["", "Few-step curve (tuned LR and batches, all personalization windows, no early stopping; "
-             "'plateau': early stop on 25% held-back windows within 100 steps):", "",
-             "| variant | condition | steps | acc % | paired gain (pts) [95% CI] | improved |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for c in report.curves:
-        steps = f"plateau: {c.steps_used[0]:.1f} ({c.steps_used[1]}-{c.steps_used[2]})" if c.plateau else str(c.steps)
-        lines.append(f"| {c.variant} | {c.condition} | {steps} | {_pct(c.mean)} | {_gain(c.gain_mean, c.gain_ci)} | "
-                     f"{c.improved}/{c.subjects} |")
+def _compression(r: dict) -> list[str]:
+    if not r["compression"]:
+        return []
+    lines = ["", "## Compression (global model, no personalization)", "",
+             "int8 variants against the float32 model; the 50%-pruned model against the dense model after the "
+             "same fine-tuning budget.", "",
+             "| variant | vs | test | acc % ± seed SD | reference acc % | difference pts ± seed SD [t 95% CI] | "
+             "Holm p | significant | better/same/worse | params | MACs/inference | model bytes |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for c in r["compression"]:
+        d = c["delta"]
+        size = "–" if c["model_bytes"] is None else f"{c['model_bytes']:,.0f}"
+        lines.append(f"| {c['variant']} | {c['reference']} | {c['test']} | {_pct(c['mean'])} ± "
+                     f"{100 * c['seed_sd']:.1f} | {_pct(c['reference_mean'])} | {_stat(d)} | {_p(d['p_holm'])} | "
+                     f"{_verdict(d)} | {_counts(d)} | {c['params']:,} | {c['macs_per_inference']:,} | {size} |")
     return lines
 
 
-def _meta_table(report: Report) -> list[str]:
-    lines = ["", "Reptile init vs plain init (paired over subjects):", "",
-             "| variant | vs | condition | steps | meta acc % | plain acc % | diff (pts) [95% CI] | meta better |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for m in report.meta:
-        lines.append(f"| {m.variant} | {m.baseline} | {m.condition} | {m.steps} | {_pct(m.meta_mean)} | "
-                     f"{_pct(m.plain_mean)} | {_gain(m.diff_mean, m.diff_ci)} | {m.better}/{m.subjects} |")
+def _early_exit(r: dict) -> list[str]:
+    if not r["early_exit"]:
+        return []
+    ch = r["exit_choice"]
+    lines = ["", "## Early-exit cascade: the threshold swept over its whole range", "",
+             "All windows of the held-out people (both trials), global model. Threshold on the exit's max "
+             "probability: 0 lets every window exit; 'full path' is the model without the exit.", "",
+             "| threshold | exit fraction % ± seed SD | accuracy % ± seed SD | avg MACs/window | vs full path "
+             "| chosen by (fold-seeds) |", "| --- | --- | --- | --- | --- | --- |"]
+    for e in r["early_exit"]:
+        label = "full path" if e["threshold"] is None else f"{e['threshold']:g}"
+        lines.append(f"| {label} | {_pct(e['exit_fraction'])} ± {100 * e['exit_seed_sd']:.1f} | "
+                     f"{_pct(e['accuracy'])} ± {100 * e['accuracy_seed_sd']:.1f} | {e['avg_macs']:,.0f} | "
+                     f"{100 * e['macs_fraction']:.0f}% | {e['chosen_by']} |")
+    d = ch["delta"]
+    lines += ["", f"Operating point ({ch['rule']}): thresholds {', '.join(f'{t:g}' for t in ch['thresholds'])} "
+              f"per fold and seed; {_pct(ch['exit_fraction'])}% of windows exit, "
+              f"{100 * ch['macs_fraction']:.0f}% of the full path's MACs, accuracy {_pct(ch['accuracy'])}% vs "
+              f"{_pct(ch['full_accuracy'])}% (difference {_stat(d)}, Holm p {_p(d['p_holm'])}, "
+              f"significant: {_verdict(d)})."]
     return lines
 
 
-def _quantization_table(report: Report) -> list[str]:
-    lines = ["", "| variant | quantization | model bytes | same-trial acc % | cross-placement acc % "
-             "| Δ vs float32 (pts) |", "| --- | --- | --- | --- | --- | --- |"]
-    for q in report.quantization:
-        delta = ", ".join(f"{v:+.1f}" for v in q.delta_vs_float32.values())
-        lines.append(f"| {q.variant} | {q.quantization} | {q.model_bytes} | {_pct(q.accuracy['same-trial'])} | "
-                     f"{_pct(q.accuracy['cross-placement'])} | {delta} |")
-    return lines
+def format_report(r: dict[str, Any]) -> str:
+    """Every table of the evaluation (the body of `models/RESULTS.md`)."""
+    return "\n".join(_header(r) + _personalization(r) + _shares(r) + _compression(r) + _early_exit(r)) + "\n"
 
 
-def format_compression(report: CompressionReport) -> str:
-    """Markdown tables: compressed variants vs float32, then prune-then-personalize gains."""
-    lines = ["| variant | condition | quantization | model bytes | params | MACs/inference | global acc % "
-             "| Δ vs float32 (pts) [95% CI] |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in report.rows:
-        lines.append(f"| {r.variant} | {r.condition} | {r.quantization} | {r.model_bytes} | {r.total_params} | "
-                     f"{r.macs_per_inference} | {_pct(r.mean)} ± {_pct(r.sd)} | {_gain(r.delta_mean, r.delta_ci)} |")
-    lines += ["", "| variant | condition | personalizes | trainable | steps | global acc % | personalized acc % "
-              "| paired gain (pts) [95% CI] | improved |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for p in report.personalization:
-        lines.append(f"| {p.variant} | {p.condition} | {p.technique} | {p.trainable_params} | {p.steps:.0f} | "
-                     f"{_pct(p.global_mean)} | {_pct(p.personal_mean)} | {_gain(p.gain_mean, p.gain_ci)} | "
-                     f"{p.improved}/{p.subjects} |")
+def format_summary(r: dict[str, Any]) -> str:
+    """The README block: per shift, full fine-tuning's gain and the target; early exit; compression; cost."""
+    full = {p["shift"]: p for p in r["personalization"] if p["technique"] == "full"}
+    lines = [f"Cross-validated over {len(r['people'])} people ({len(r['folds'])} folds) and "
+             f"{len(r['config']['seeds'])} seeds; gains are paired per person, Holm-adjusted "
+             f"(full tables: `models/RESULTS.md`).", "",
+             "| shift | global acc % | full fine-tuning gain pts [t 95% CI] | Holm p | best PEFT share of it "
+             "| target (>= 80% at <= 5% params) |", "| --- | --- | --- | --- | --- | --- |"]
+    for t in r["targets"]:
+        f = full[t["shift"]]
+        mine = [s for s in r["shares"] if s["shift"] == t["shift"] and s["share"] is not None]
+        best = max(mine, key=lambda s: s["share"], default=None)
+        share = "n/a" if best is None else f"{best['technique']} {100 * best['share']:.0f}%"
+        lo, hi = f["gain"]["t_ci"]
+        lines.append(f"| {t['shift']} | {_pct(f['global_mean'])} | {_pts(f['gain']['mean'])} [{_pts(lo)}, {_pts(hi)}] "
+                     f"| {_p(f['gain']['p_holm'])} | {share} | {t['verdict']} |")
+    if r["exit_choice"]:
+        ch = r["exit_choice"]
+        lines += ["", f"Early exit at the chosen thresholds ({', '.join(f'{t:g}' for t in ch['thresholds'])}): "
+                  f"{_pct(ch['exit_fraction'])}% of windows exit, {100 * ch['macs_fraction']:.0f}% of the full "
+                  f"path's MACs, accuracy {_pts(ch['delta']['mean'])} pts vs the full path "
+                  f"(Holm p {_p(ch['delta']['p_holm'])})."]
+    if r["compression"]:
+        parts = [f"{c['variant']} vs {c['reference']} ({c['test']}) {_pts(c['delta']['mean'])} pts"
+                 + (" (significant)" if c["delta"]["significant"] else "") for c in r["compression"]]
+        lines += ["", "Compression, global model: " + "; ".join(parts) + "."]
+    lines += ["", f"A clean-cache evaluation computes for {r['compute_seconds'] / 60:.0f} min on this 2-core "
+              f"machine."]
     return "\n".join(lines)
-
-
-def format_transfer(rows: Sequence[TransferRow]) -> list[str]:
-    """Markdown table lines of the transfer section."""
-    lines = ["", "Transfer baseline (same windows; last layer trained; gain on the five shared classes):", "",
-             "| variant | condition | test windows | zero-shot acc % (5 / 6 classes) | tuned acc % (5 / 6 classes) "
-             "| paired gain (pts) [95% CI] | improved | trainable | MACs/inference |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        lines.append(
-            f"| {r.variant} | {r.condition} | {r.test_windows} | {_pct(r.zero_shot_shared)} / {_pct(r.zero_shot_all)} "
-            f"| {_pct(r.tuned_shared)} / {_pct(r.tuned_all)} | {_gain(r.gain_mean, r.gain_ci)} | "
-            f"{r.improved}/{r.subjects} | {r.trainable_params} ({_pct(r.trainable_fraction)}%) | "
-            f"{r.macs_per_inference} |")
-    return lines
-
-
-def format_early_exit(rows: Sequence[EarlyExitRow]) -> list[str]:
-    """Markdown table lines of the early-exit section."""
-    lines = ["", "Early-exit cascade (har-cnn/early-exit, global model, all windows of the held-out subjects):", "",
-             "| threshold | exit fraction % | accuracy % | accuracy of exited % | avg MACs/input | vs full path |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        label = "full path only" if r.threshold is None else f"{r.threshold:.2f}" + (" (chosen)" if r.chosen else "")
-        exited = "–" if r.exit_accuracy is None else _pct(r.exit_accuracy)
-        lines.append(f"| {label} | {_pct(r.exit_fraction)} | {_pct(r.accuracy)} | {exited} | "
-                     f"{r.avg_macs:,.0f} | {100 * r.macs_fraction:.0f}% |")
-    return lines
-
-
-def format_report(report: Report) -> str:
-    """Markdown tables of a `models.har.evaluate.Report` (the README tables)."""
-    return "\n".join(_personalization_table(report) + _fraction_table(report) + _curve_table(report)
-                     + _meta_table(report) + _quantization_table(report)
-                     + (["", format_compression(report.compression)] if report.compression else [])
-                     + format_transfer(report.transfer) + format_early_exit(report.early_exit))

@@ -32,17 +32,18 @@ class HarTask(Task):
         return bench_data.personalization_files(spec)
 
     def evaluate(self, subjects: int | None, progress: Callable[[str], None]) -> Any:
-        """Personalization over the held-out subjects (the first `subjects` of them); slow."""
+        """Cross-validated personalization over all folds (the first `subjects` people of each fold); slow."""
+        from models.har.crossval import FULL
         from models.har.evaluate import evaluate
 
-        if subjects is not None and not 1 <= subjects <= len(data.HELD_OUT):
-            raise TaskError(f"--subjects must be 1..{len(data.HELD_OUT)}, not {subjects}")
-        return evaluate(subjects=data.HELD_OUT[:subjects] if subjects else data.HELD_OUT, progress=progress)
+        if subjects is not None and not 1 <= subjects <= FULL.people:
+            raise TaskError(f"--subjects must be 1..{FULL.people} (people per fold), not {subjects}")
+        return evaluate(dataclasses.replace(FULL, people=subjects or FULL.people), progress)
 
     def format_report(self, report: Any) -> str:
         from models.har.report import format_report
 
-        return format_report(report)
+        return format_report(dataclasses.asdict(report))
 
     def report_dict(self, report: Any) -> dict[str, Any]:
         return dataclasses.asdict(report)
