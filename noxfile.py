@@ -1,4 +1,5 @@
-"""Sessions: `tests` (the CI suite), `bench` (the main job), `perf` (benchmarks that print ratios).
+"""Sessions: `tests` (the CI suite), `bench` (the main job), `perf` (benchmarks that print ratios), `soak`
+(the device lab under injected faults).
 
 Each session installs the project into its own virtualenv, reused between runs on one machine.
 """
@@ -75,7 +76,7 @@ def models(session: nox.Session) -> None:
 @nox.session
 def perf(session: nox.Session) -> None:
     """Benchmarks of the harness itself; each prints a ratio against its target."""
-    install(session, "build")
+    install(session, "build", "lab")
     session.run("python", "benchmarks/latency_parity.py", *session.posargs)
     session.run("python", "benchmarks/telemetry_overhead.py")
     session.run("python", "benchmarks/dashboards_100_runs.py")
@@ -83,3 +84,12 @@ def perf(session: nox.Session) -> None:
     session.run("python", "benchmarks/gate_false_alarms.py")
     _native(session)
     session.run("python", "benchmarks/native_parity.py")
+    session.run("python", "benchmarks/lab_throughput.py")  # Linux: a loopback Ray cluster under unshare -n
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The device lab driven for a bounded time under injected faults (`-- --minutes M`, default 3): jobs,
+    faults injected and recovered, samples lost, and the orchestrator's and agents' fds, threads and RSS."""
+    install(session, "build", "lab")
+    session.run("python", "benchmarks/lab_soak.py", *session.posargs)
