@@ -124,17 +124,23 @@ def test_small_evaluation_has_every_technique_and_shift_with_corrected_statistic
     assert [s.technique for s in report.shares] == ["last-layer"] * 4
     assert all(s.trainable_params == 390 and s.delta_bytes == 1560 for s in report.shares)
     assert len(report.targets) == 4 and report.exit_choice.thresholds
+    assert [(c.technique, c.steps) for c in report.curve][:5] == [("last-layer", n) for n in (0, 1, 5, 20, 100)]
     assert [e.threshold for e in report.early_exit][:2] == [None, 0.0]
     assert any("fold0 seed 1" in m for m in messages)
     assert dataclasses.asdict(again)["personalization"] == dataclasses.asdict(report)["personalization"]
 
 
-def test_documents_are_generated_from_the_json_alone(small_report):
+def test_documents_are_generated_from_the_json_alone(small_report, tmp_path):
+    from harness.simulate.costs import accuracy_curve
     from models.har.docs import BEGIN, END, results_markdown, with_block
 
     as_json = json.loads(json.dumps(dataclasses.asdict(small_report[0])))
     text = results_markdown(as_json)
     assert "| full | rotated (simulated) |" in text and "Operating point" in text
+    (tmp_path / "RESULTS.md").write_text(text)
+    curve = accuracy_curve("har-cnn/full", path=tmp_path / "RESULTS.md")  # what harness simulate-day reads
+    assert curve.steps == (0, 1, 5, 20, 100) and curve.accuracy_pct[0] == pytest.approx(
+        100 * next(c.accuracy for c in small_report[0].curve if c.technique == "full" and c.steps == 0), abs=0.05)
     block = with_block(f"intro\n{BEGIN}\nstale 99 %\n{END}\nafter\n", as_json)
     assert "stale" not in block and block.startswith("intro\n") and block.endswith("after\n")
     with pytest.raises(ValueError):

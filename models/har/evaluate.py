@@ -4,8 +4,8 @@ Three folds hold out 10 people each (`models.har.folds`); each fold and seed is 
 `models.har.crossval`. Every comparison is paired per person: a person's difference is averaged over
 the seeds, then the mean over people gets a Student t interval, a sign-flip p-value and counts of
 people improved / unchanged / worse; the seed spread is the SD over seeds of the per-seed mean.
-p-values are Holm-adjusted within each table (personalization: technique x shift; compression;
-early exit) and only adjusted p-values decide "significant".
+p-values are Holm-adjusted within each table (personalization: technique x shift; few-step curve;
+compression; early exit) and only adjusted p-values decide "significant".
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from models.har.shifts import BADLY, BADLY_SHARE, OTHER, ROTATED, SAME, SHIFTS
 from models.paired import holm, sign_flip_p, t_interval
 
 __all__ = ["ALPHA", "TARGET_SHARE", "TARGET_TRAINABLE", "Stat", "PersonalRow", "ShareRow", "TargetRow",
-           "CompressionRow", "ExitRow", "ExitChoice", "Report", "evaluate"]
+           "CurveRow", "CompressionRow", "ExitRow", "ExitChoice", "Report", "evaluate"]
 
 ALPHA = 0.05  # on Holm-adjusted p-values
 TARGET_SHARE, TARGET_TRAINABLE = 0.8, 0.05  # >= 80% of full fine-tuning's gain at <= 5% trainable parameters
@@ -123,6 +123,16 @@ class ExitChoice:
 
 
 @dataclasses.dataclass(frozen=True)
+class CurveRow:
+    technique: str
+    steps: int  # fixed optimizer steps, no early stopping; 0 = the global model
+    learning_rates: tuple[float, ...]  # the tuned one, per fold
+    accuracy: float  # on the other trial, mean over people and seeds
+    seed_sd: float
+    gain: Stat | None  # vs the global model (None for steps 0)
+
+
+@dataclasses.dataclass(frozen=True)
 class Report:
     config: dict
     folds: tuple[dict, ...]
@@ -134,6 +144,7 @@ class Report:
     personalization: tuple[PersonalRow, ...]
     shares: tuple[ShareRow, ...]
     targets: tuple[TargetRow, ...]
+    curve: tuple[CurveRow, ...] = ()
     compression: tuple[CompressionRow, ...] = ()
     early_exit: tuple[ExitRow, ...] = ()
     exit_choice: ExitChoice | None = None
@@ -285,19 +296,39 @@ def _early_exit(runs: dict, config: Config) -> tuple[list[ExitRow], ExitChoice]:
                             float(at.mean()), float(full.mean()), _stats([(at, full)])[0])
 
 
+def _curve(curves: dict, config: Config) -> list[CurveRow]:
+    from models.har.curve import CURVE_STEPS
+
+    cells, pairs = [], []
+    for tech in config.techniques:
+        acc = {n: _matrix(curves, config.seeds, lambda r, t=tech, n=n: r["techniques"][t]["accuracy"][str(n)])
+               for n in (0, *CURVE_STEPS)}
+        rates = tuple(curves[f, config.seeds[0]]["techniques"][tech]["learning_rate"] for f in config.folds)
+        cells += [(tech, n, rates, acc[n]) for n in (0, *CURVE_STEPS)]
+        pairs += [(acc[n], acc[0]) for n in CURVE_STEPS]
+    stats = iter(_stats(pairs))
+    return [CurveRow(tech, n, rates, *_mean_sd(a), None if n == 0 else next(stats)) for tech, n, rates, a in cells]
+
+
 def evaluate(config: Config = FULL, progress: Callable[[str], None] = lambda _msg: None) -> Report:
     """The cross-validated report under `config` (each fold and seed computed once, then cached)."""
     start = time.perf_counter()
-    runs, cached = {}, 0
+    from models.har.curve import fold_seed_curve
+
+    runs, curves, cached = {}, {}, 0
     for f in config.folds:
         for s in config.seeds:
             runs[f, s], hit = fold_seed(FOLDS[f], s, config, progress)
             cached += hit
+            progress(f"fold{f} seed {s}: few-step curve")
+            curves[f, s] = fold_seed_curve(FOLDS[f], s, config)
     progress("statistics")
     personalization, shares, targets = _personalization(runs, config)
     compression = _compression(runs, config) if config.compression else []
     exits, choice = _early_exit(runs, config) if config.early_exit else ([], None)
     people = tuple(p for f in config.folds for p in runs[f, config.seeds[0]]["people"])
     return Report(dataclasses.asdict(config), tuple(dataclasses.asdict(FOLDS[f]) for f in config.folds), people,
-                  ALPHA, time.perf_counter() - start, float(sum(r["seconds"] for r in runs.values())), cached,
-                  tuple(personalization), tuple(shares), tuple(targets), tuple(compression), tuple(exits), choice)
+                  ALPHA, time.perf_counter() - start,
+                  float(sum(r["seconds"] for r in (*runs.values(), *curves.values()))), cached,
+                  tuple(personalization), tuple(shares), tuple(targets), tuple(_curve(curves, config)),
+                  tuple(compression), tuple(exits), choice)

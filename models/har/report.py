@@ -87,6 +87,28 @@ def _shares(r: dict) -> list[str]:
     return lines
 
 
+def _curve(r: dict) -> list[str]:
+    if not r["curve"]:
+        return []
+    lines = ["", "## Few-step curve (other trial)", "",
+             "Fixed steps at the tuned learning rate, no early stopping; condition `cross-placement` = the other "
+             "trial (the name `harness simulate-day` reads this table by).", "",
+             "| variant | condition | learning rate per fold | steps | people | global acc % | seed SD |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for c in r["curve"]:
+        if c["steps"] == 0:
+            rates = ", ".join(f"{lr:g}" for lr in c["learning_rates"])
+            lines.append(f"| har-cnn/{c['technique']} | cross-placement | {rates} | 0 steps (global model) | "
+                         f"{len(r['people'])} | {_pct(c['accuracy'])} | {100 * c['seed_sd']:.1f} |")
+    lines += ["", "| variant | condition | steps | acc % | gain pts ± seed SD [t 95% CI] | Holm p |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for c in r["curve"]:
+        if c["steps"]:
+            lines.append(f"| har-cnn/{c['technique']} | cross-placement | {c['steps']} | {_pct(c['accuracy'])} | "
+                         f"{_stat(c['gain'])} | {_p(c['gain']['p_holm'])} |")
+    return lines
+
+
 def _compression(r: dict) -> list[str]:
     if not r["compression"]:
         return []
@@ -130,7 +152,8 @@ def _early_exit(r: dict) -> list[str]:
 
 def format_report(r: dict[str, Any]) -> str:
     """Every table of the evaluation (the body of `models/RESULTS.md`)."""
-    return "\n".join(_header(r) + _personalization(r) + _shares(r) + _compression(r) + _early_exit(r)) + "\n"
+    parts = _header(r) + _personalization(r) + _shares(r) + _curve(r) + _compression(r) + _early_exit(r)
+    return "\n".join(parts) + "\n"
 
 
 def format_summary(r: dict[str, Any]) -> str:
