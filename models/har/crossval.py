@@ -128,7 +128,7 @@ def _compression(weights: Weights, fold: Fold, seed: int, splits) -> dict:
         return {"same": accs["same"], "other": accs["other"]}
 
     int8, _ = _int8(weights, fold)
-    tuning_x = data.subject_windows(fold.tuning).x[::3]
+    tuning_x = data.subject_windows(fold.tuning).x[::6]
     mixed, float_layers = _int8(weights, fold, tuning_x)
     qat, _ = _int8(qat_fine_tune(weights, fold, seed), fold)
     pruned_arch, pruned = prune(weights, PRUNE_RATIO)

@@ -10,6 +10,7 @@ Split (fixed, by subject id):
 - population subjects 1-16 train the global model (and Reptile, and quantization calibration);
 - tuning subjects 17-20 choose hyper-parameters (epochs, learning rates) with the held-out protocol;
 - held-out subjects 21-30 are used only for personalization and its evaluation.
+This is the deployed split (fold 0 of `models.har.folds`); the evaluation cross-validates over three folds.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Early-exit cascade on the global HAR CNN: a cheap exit after block 1, else the full path.
 
 The exit head (global mean of block 1's output -> dense 6, 390 parameters) is trained on the
-population subjects with the backbone frozen (early stopping on the tuning subjects). The TFLite
+training people with the backbone frozen (early stopping on the tuning people). The TFLite
 artifact lets a phone run the cheap part first:
 
 - `infer_early(x) -> {exit_probs (B, 6), feature (B, 64, 64)}`: stem + block 1 + exit softmax;

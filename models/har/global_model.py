@@ -1,4 +1,4 @@
-"""The global HAR model: a small depthwise-separable 1D CNN trained on the population subjects.
+"""The global HAR model: a small depthwise-separable 1D CNN trained on a fold's training people.
 
     x (128 x 6, raw units) -> standardize -> stem conv k5 (32) -> /2
       -> 3 x [depthwise k5 -> pointwise (64, 96, 96)] with /2 between blocks
@@ -6,7 +6,8 @@
     optional: LoRA beside the feature and head dense layers; an early exit after block 1.
 
 About 26k parameters and 0.63 M MACs per window. Weights are stored per layer name, so a variant
-with extra layers (adapter, LoRA, exit) starts from the same trained global weights.
+with extra layers (adapter, LoRA, exit) starts from the same trained global weights. One model per
+fold and seed (`fold_weights`); the deployed one (`global_weights`) is fold 0, seed 0.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Arch:
 
 GLOBAL = Arch()
 SOURCES = ("har/data.py", "har/folds.py", "har/global_model.py", "layers.py", "weights.py")
-EPOCHS = 10  # at most (early stopping on the fold's tuning people, patience 4)  # what the trained weights depend on
+EPOCHS = 6  # at most (early stopping on the fold's tuning people, patience 4)  # what the trained weights depend on
 
 
 def _dense_with_lora(x, units: int, name: str, rank: int):
@@ -134,7 +135,10 @@ def _standardize_weights(population: data.Windows) -> list[np.ndarray]:
 
 
 def _train_global(arch: Arch, fold: Fold, seed: int, epochs: int) -> Weights:
+    import keras
+
     population, tuning = data.subject_windows(fold.train), data.subject_windows(fold.tuning)
+    keras.utils.set_random_seed(seed)  # the initial weights too, or two builds of the same source differ
     model = build_model(arch)
     model.get_layer("standardize").set_weights(_standardize_weights(population))
     train_epochs(model, population, tuning, epochs=epochs, lr=2e-3, seed=seed)

@@ -36,7 +36,7 @@ from models.weights import Weights, cached_weights
 
 __all__ = ["FINE_TUNE_EPOCHS", "FINE_TUNE_LR", "PRUNING_SOURCES", "prune", "fine_tune", "pruned_weights"]
 
-FINE_TUNE_EPOCHS = 3  # at most; early stopping on the tuning subjects keeps the best epoch
+FINE_TUNE_EPOCHS = 2  # at most; early stopping on the tuning people keeps the best epoch
 FINE_TUNE_LR = 1e-3
 PRUNING_SOURCES = ("pruning.py", "har/pruning.py")  # besides the global model's: what pruned weights depend on
 

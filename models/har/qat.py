@@ -17,7 +17,7 @@ from models.weights import Weights, cached_weights
 
 __all__ = ["qat_fine_tune", "qat_weights", "QAT_EPOCHS", "QAT_LR"]
 
-QAT_EPOCHS = 2  # at most; early stopping on the tuning subjects keeps the best epoch
+QAT_EPOCHS = 1  # at most; early stopping on the tuning people keeps the best epoch
 QAT_LR = 2e-4
 
 

@@ -44,6 +44,7 @@ class Trainer:
         from models.export import make_optimizer, weight_name
 
         keras.utils.set_random_seed(seed)  # the initial values of added layers (adapter down, LoRA A)
+        tf.config.experimental.enable_op_determinism()
         model, self.arch, trainable = personalization_model(technique, arch, weights)
         self.model, self.technique, self.trainable = model, technique, trainable
         self._initial = [np.array(v.numpy()) for v in trainable]

@@ -1,6 +1,6 @@
 """HAR variants of the global model: one TFLite artifact (+ manifest fields) per technique.
 
-Learning rates are chosen on the tuning subjects (never the held-out ones) by `models.har.tuning`.
+Learning rates and recipes are chosen on a fold's tuning people (never the held-out ones) by `models.har.tuning`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 - `har-cnn/prune25`, `prune50`: structurally pruned global model (`models.har.pruning`), personalizing the head;
 - `har-cnn/prune50-bitfit`: prune, then personalize every bias plus the head.
-Learning rate and host recipe of each are chosen on the tuning subjects (`models.har.tuning.tune`).
+Learning rate and host recipe of each are chosen on the tuning subjects (`models.har.tuning.tune`, fold 0).
 - `har-cnn/int8-qat`: quantization-aware fine-tuned global model (`models.har.qat`), full int8;
 - `har-cnn/int8-mixed`: full int8 except the layers a sensitivity sweep on the tuning subjects keeps
   float (`models.mixed_precision`).
