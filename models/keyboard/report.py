@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from models.generated import replace_block
+
 __all__ = ["report_dict", "format_report", "README", "BEGIN", "END", "readme_section", "main"]
 
 README = Path(__file__).with_name("README.md")
@@ -127,15 +129,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m models.keyboard.report RESULTS.json", file=sys.stderr)
         return 2
     try:
-        d = json.loads(Path(argv[0]).read_text())
-        text = README.read_text()
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        section = readme_section(d)
+        text = replace_block(README.read_text(), BEGIN, END, format_report(json.loads(Path(argv[0]).read_text())))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"cannot regenerate {README} from {argv[0]}: {exc}", file=sys.stderr)
         return 2
-    README.write_text(head + section + tail)
+    README.write_text(text)
     return 0
 
 
