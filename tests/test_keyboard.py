@@ -182,8 +182,8 @@ def test_bench_data_spec_stages_a_held_out_user_and_refuses_others():
                          ("keyboard::x", "keyboard:<play>:<role>")):
         with pytest.raises(TaskError, match=message):
             tasks.check_data(bad)
-    with pytest.raises(TaskError, match="no user 'nobody' in macbeth"):
-        tasks.data_files("keyboard:macbeth:nobody")
+    with pytest.raises(TaskError, match="no user 'nobody' in macbeth .roles with enough speeches: lady_macbeth, "):
+        tasks.check_data("keyboard:macbeth:nobody")
     train, test = tasks.data_files("keyboard:macbeth:lady_macbeth")
     with np.load(train) as t, np.load(test) as e:
         assert t["x"].dtype == np.float32 and t["x"].shape[1] == data.FULL.context and e["y"].dtype == np.int32

@@ -27,7 +27,7 @@ def _role_key(role: str) -> str:
 
 def parse_spec(spec: str) -> tuple[str, str]:
     """`keyboard:<play>:<role>` -> (play, role key); `TaskError` (a ValueError) says what is wrong."""
-    from models.keyboard.data import FULL, split
+    from models.keyboard.data import FULL, split, user_speeches
 
     parts = spec.split(":")
     if len(parts) != 3 or parts[0] != "keyboard" or not parts[1] or not parts[2]:
@@ -36,6 +36,9 @@ def parse_spec(spec: str) -> tuple[str, str]:
     if parts[1] not in evaluation:
         raise TaskError(f"play {parts[1]!r} is not an evaluation play (the base trained on the others); "
                         f"evaluation plays: {', '.join(evaluation)}")
+    roles = sorted(_role_key(r) for r in user_speeches(parts[1]))
+    if parts[2].lower() not in roles:
+        raise TaskError(f"no user {parts[2]!r} in {parts[1]} (roles with enough speeches: {', '.join(roles)})")
     return parts[1], parts[2].lower()
 
 
@@ -47,10 +50,7 @@ def personalization_files(spec: str) -> tuple[Path, Path]:
     folder = cache_root() / "data" / "bench" / FULL.split_id
     train, test = folder / f"{play}-{role}-personal.npz", folder / f"{play}-{role}-test.npz"
     if not (train.exists() and test.exists()):
-        found = {_role_key(u.role): u for u in users([play], FULL)}
-        if role not in found:
-            raise TaskError(f"no user {role!r} in {play} (roles with enough speeches: {', '.join(sorted(found))})")
-        user = found[role]
+        user = next(u for u in users([play], FULL) if _role_key(u.role) == role)
         known = user.personal.known()
         order = np.random.default_rng(0).permutation(len(known))
         write_examples(train, known.x[order], known.y[order])

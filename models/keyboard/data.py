@@ -28,7 +28,8 @@ from models.manifest import InputSpec
 from models.task import TaskError
 
 __all__ = ["Config", "FULL", "SMALL", "BOS", "UNK", "MIN_SPEECHES", "PERSONAL_SHARE", "Split", "User", "Examples",
-           "split", "vocabulary", "users", "encode", "examples", "play_examples", "inputs", "generic_examples"]
+           "split", "vocabulary", "user_speeches", "users", "encode", "examples", "play_examples", "inputs",
+           "generic_examples"]
 
 BOS, UNK = 0, 1
 MIN_SPEECHES = 40
@@ -161,19 +162,22 @@ class User:
         return f"{self.play}:{self.role}"
 
 
+def user_speeches(play: str) -> dict[str, list[list[str]]]:
+    """role -> the words of each of its speeches in time order, for every role of `play` that is a user
+    (at least `MIN_SPEECHES` speeches with words)."""
+    by_role: dict[str, list[list[str]]] = collections.defaultdict(list)
+    for role, ws in _speech_words(play):
+        if ws:
+            by_role[role].append(ws)
+    return {role: by_role[role] for role in sorted(by_role) if len(by_role[role]) >= MIN_SPEECHES}
+
+
 def users(plays: Sequence[str], config: Config = FULL, vocab: Sequence[str] | None = None) -> list[User]:
-    """Every (play, role) of `plays` with at least `MIN_SPEECHES` speeches, split in time order."""
+    """Every user of `plays`, their speeches split in time order."""
     index = {w: i for i, w in enumerate(vocab or vocabulary(config))}
     out = []
     for play in plays:
-        by_role: dict[str, list[list[str]]] = collections.defaultdict(list)
-        for role, ws in _speech_words(play):
-            if ws:
-                by_role[role].append(ws)
-        for role in sorted(by_role):
-            speeches = by_role[role]
-            if len(speeches) < MIN_SPEECHES:
-                continue
+        for role, speeches in user_speeches(play).items():
             cumulative = np.cumsum([len(s) for s in speeches])
             cut = int(np.searchsorted(cumulative, PERSONAL_SHARE * cumulative[-1])) + 1
             out.append(User(play, role, examples(speeches[:cut], index, config.context),
