@@ -34,7 +34,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.store import utc_now  # noqa: E402
-from tests.lab_cluster import LabCluster, enter_fresh_netns, stop_tree  # noqa: E402
+from tests.lab_cluster import LabCluster, enter_fresh_netns, serves, stop_tree  # noqa: E402
 
 HOSTS = {"lab-a": 3, "lab-b": 3, "lab-c": 2}
 FAULTS = ("vanish", "agent", "runner", "telemetry")
@@ -122,20 +122,13 @@ class Injector:
         return []
 
     def _telemetry(self) -> list[str]:
-        from tests.adbd_standin import DeviceSandbox
-
         name, i = self._pick()
-        host = self.cluster.hosts[name]
-        sandbox = DeviceSandbox.__new__(DeviceSandbox)
-        sandbox.root = host.roots[i]
-        sandbox.update_state(cut_telemetry_pulls=1)
-        return [host.device_ids[i]]
+        self.cluster.hosts[name].update_state(i, cut_telemetry_pulls=1)
+        return [self.cluster.hosts[name].device_ids[i]]
 
     def wait_served(self, device_ids: list[str], wait_s: float = 60.0) -> None:
-        from harness.lab.device import lab_phones
-
         deadline = time.monotonic() + wait_s
-        while not set(device_ids) <= set(lab_phones()) and time.monotonic() < deadline:
+        while not all(serves(d) for d in device_ids) and time.monotonic() < deadline:
             time.sleep(0.2)
 
 

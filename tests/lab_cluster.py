@@ -35,7 +35,7 @@ from typing import Any
 import psutil
 
 __all__ = ["ADB", "LabCluster", "LabHost", "enter_fresh_netns", "in_fresh_netns", "lo_up", "netns_command",
-           "stop_tree"]
+           "serves", "stop_tree"]
 
 ADB = shutil.which("adb") or "/usr/bin/adb"
 REPO = Path(__file__).resolve().parents[1]
@@ -145,6 +145,13 @@ class LabHost:
     def device_ids(self) -> list[str]:
         return [f"android:{s}" for s in self.serials]
 
+    def update_state(self, index: int | None = None, **changes: Any) -> None:
+        """Change the stand-in state (tests/adbd_standin.py) of phone `index`, or of every phone."""
+        from tests.adbd_standin import _attach
+
+        for root in self.roots if index is None else [self.roots[index]]:
+            _attach(root).update_state(**changes)
+
     def adb_command(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([ADB, "-P", str(self.adb_port), *args], env=self.env, capture_output=True, text=True,
                               timeout=30)
@@ -178,6 +185,10 @@ class LabCluster:
                  wait_s: float = 120.0) -> LabHost:
         """Start host `name` with `phones` stand-ins (each starting with `state`), or restart a known host with
         its phones on their old ports (their sandboxes kept, the phones freshly booted)."""
+        if name in self.hosts:  # until Ray has marked the old node dead, the new host's actors could land on it
+            deadline = time.monotonic() + wait_s
+            while self._nodes(name) and time.monotonic() < deadline:
+                time.sleep(0.5)
         host = self.hosts.get(name) or LabHost(name, free_port(), [self.work / name / f"phone{i}" for i in range(phones)],
                                                [free_port() for _ in range(phones)], state or {})
         self.hosts[name] = host
@@ -201,27 +212,30 @@ class LabCluster:
         return host
 
     def wait_for_node(self, name: str, wait_s: float) -> None:
-        import ray
-
         from harness.lab.device import connect
 
         connect(self.address)
         deadline = time.monotonic() + wait_s
-        while f"harness-host:{name}" not in ray.cluster_resources():
+        while not self._nodes(name):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"lab host {name}'s Ray node never joined; see {self.work}/ray-{name}.log")
             time.sleep(0.2)
 
-    def start_agent(self, name: str, wait_s: float = 120.0) -> None:
-        from harness.lab.device import lab_phones
+    @staticmethod
+    def _nodes(name: str) -> list[str]:
+        """Ids of the live Ray nodes carrying host `name`'s resource."""
+        import ray
 
+        return [n["NodeID"] for n in ray.nodes() if n["Alive"] and f"harness-host:{name}" in n["Resources"]]
+
+    def start_agent(self, name: str, wait_s: float = 120.0) -> None:
         host = self.hosts[name]
         with open(self.work / f"agent-{name}.log", "a") as log:
             host.agent = subprocess.Popen(
                 [sys.executable, "-m", "harness.cli", "lab", "agent", "--address", self.address, "--host", name,
                  "--interval", "0.5"], cwd=REPO, env=host.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + wait_s
-        while not set(host.device_ids) <= set(lab_phones()):
+        while not all(serves(device_id) for device_id in host.device_ids):
             if time.monotonic() > deadline or host.agent.poll() is not None:
                 raise RuntimeError(f"lab host {name}'s agent never served its phones; see {self.work}/agent-{name}.log")
             time.sleep(0.2)
@@ -254,6 +268,17 @@ class LabCluster:
             self.kill_host(name)
         stop_tree(self.head)
         shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def serves(device_id: str) -> bool:
+    """Whether the lab actor of `device_id` exists and answers within a second."""
+    import ray
+
+    try:
+        ref = ray.get_actor(device_id, "harness-lab").phone.remote()
+    except ValueError:
+        return False
+    return bool(ray.wait([ref], timeout=1.0)[0])
 
 
 def _serve_phones(phones: list[str], adb_port: int, state: dict[str, Any]) -> None:
