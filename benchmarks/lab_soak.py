@@ -34,9 +34,15 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.store import utc_now  # noqa: E402
-from tests.lab_cluster import LabCluster, enter_fresh_netns, serves, stop_tree  # noqa: E402
+from tests.lab_cluster import (  # noqa: E402
+    EIGHT_PHONES,
+    LabCluster,
+    eight_phone_lab,
+    enter_fresh_netns,
+    serves,
+    stop_tree,
+)
 
-HOSTS = {"lab-a": 3, "lab-b": 3, "lab-c": 2}
 FAULTS = ("vanish", "agent", "runner", "telemetry")
 
 
@@ -51,6 +57,12 @@ def _usage(proc: psutil.Process) -> tuple[int, int, float]:
     """(open fds, threads, RSS MiB)."""
     with proc.oneshot():
         return proc.num_fds(), proc.num_threads(), proc.memory_info().rss / 2**20
+
+
+def _resources(cluster: LabCluster) -> dict[str, tuple[int, int, float]]:
+    """`_usage` of the orchestrator (this process) and of every host's agent."""
+    return {"orchestrator": _usage(psutil.Process()),
+            **{f"agent {n}": _usage(psutil.Process(h.agent.pid)) for n, h in cluster.hosts.items()}}
 
 
 class Injector:
@@ -183,31 +195,22 @@ def main() -> int:
     from harness.suite import parse_suite
     from tests.suites import infer, toy_suite
 
-    with tempfile.TemporaryDirectory(prefix="lab-soak-") as tmp:
-        cluster = LabCluster(Path(tmp))
-        try:
-            for name, phones in HOSTS.items():
-                cluster.add_host(name, phones, state={"scripted_invoke_ms": args.invoke_ms})
-            phones = [d for host in cluster.hosts.values() for d in host.device_ids]
-            suite = parse_suite(toy_suite("lab-soak", infer(runner="companion", warmup=2, iterations=40),
-                                          repetitions=2, devices=phones))
-            store = Store(Path(tmp) / "store")
-            injector = Injector(cluster, args.fault_every, args.seed)
-            deadline = time.monotonic() + args.minutes * 60
-            runs = _bench_until_complete(cluster, store, suite, injector, deadline)  # warm-up: imports, staging
-            me = psutil.Process()
-            start = {"orchestrator": _usage(me), **{f"agent {n}": _usage(psutil.Process(h.agent.pid))
-                                                    for n, h in cluster.hosts.items()}}
-            injector.start()
-            while time.monotonic() < deadline:
-                runs += _bench_until_complete(cluster, store, suite, injector, deadline)
-            injector.join()
-            runs += _bench_until_complete(cluster, store, suite, injector, deadline)  # every fault has a run after it
-            end = {"orchestrator": _usage(me), **{f"agent {n}": _usage(psutil.Process(h.agent.pid))
-                                                  for n, h in cluster.hosts.items()}}
-            return _report(store, runs, injector.faults, _samples_lost(cluster), start, end, args)
-        finally:
-            cluster.stop()
+    with tempfile.TemporaryDirectory(prefix="lab-soak-") as tmp, \
+            eight_phone_lab(Path(tmp), {"scripted_invoke_ms": args.invoke_ms}) as (cluster, phones):
+        suite = parse_suite(toy_suite("lab-soak", infer(runner="companion", warmup=2, iterations=40),
+                                      repetitions=2, devices=phones))
+        store = Store(Path(tmp) / "store")
+        injector = Injector(cluster, args.fault_every, args.seed)
+        deadline = time.monotonic() + args.minutes * 60
+        runs = _bench_until_complete(cluster, store, suite, injector, deadline)  # warm-up: imports, staging
+        start = _resources(cluster)
+        injector.start()
+        while time.monotonic() < deadline:
+            runs += _bench_until_complete(cluster, store, suite, injector, deadline)
+        injector.join()
+        runs += _bench_until_complete(cluster, store, suite, injector, deadline)  # every fault has a run after it
+        end = _resources(cluster)
+        return _report(store, runs, injector.faults, _samples_lost(cluster), start, end, args)
 
 
 def _report(store, runs, faults, lost_cuts, start, end, args) -> int:
@@ -220,7 +223,8 @@ def _report(store, runs, faults, lost_cuts, start, end, args) -> int:
                                           for p in f.phones)]
     lost, cuts = lost_cuts
     complete = sum(store.manifest(r)["status"] == "complete" for r in runs)
-    print(f"lab soak: {args.minutes:g} min, 8 phones on {len(HOSTS)} hosts, {len(runs)} runs ({complete} complete)")
+    print(f"lab soak: {args.minutes:g} min, 8 phones on {len(EIGHT_PHONES)} hosts, {len(runs)} runs "
+          f"({complete} complete)")
     print(f"jobs done: {len(ok)} ok, {len(failed)} failed ("
           + ", ".join(f"{c} {n}" for c, n in failed["error_code"].value_counts().items()) + ")")
     for kind in FAULTS:

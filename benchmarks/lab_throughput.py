@@ -20,9 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.lab_cluster import LabCluster, enter_fresh_netns  # noqa: E402
-
-HOSTS = {"lab-a": 3, "lab-b": 3, "lab-c": 2}
+from tests.lab_cluster import EIGHT_PHONES, LabCluster, eight_phone_lab, enter_fresh_netns  # noqa: E402
 
 
 def _suite(devices: list[str], args: argparse.Namespace):
@@ -56,21 +54,15 @@ def main() -> int:
     enter_fresh_netns()
     from harness.store import Store
 
-    with tempfile.TemporaryDirectory(prefix="lab-throughput-") as tmp:
-        cluster = LabCluster(Path(tmp))
-        try:
-            for name, phones in HOSTS.items():
-                cluster.add_host(name, phones, state={"scripted_invoke_ms": args.invoke_ms})
-            phones = [d for host in cluster.hosts.values() for d in host.device_ids]
-            store = Store(Path(tmp) / "store")
-            print(f"{len(phones)} phones on {len(HOSTS)} lab hosts; warm-up run (stages the artifact everywhere)")
-            _jobs_per_s(cluster, phones, store, args)
-            one, eight = [], []
-            for _ in range(args.rounds):
-                one.append(_jobs_per_s(cluster, phones[:1], store, args))
-                eight.append(_jobs_per_s(cluster, phones, store, args))
-        finally:
-            cluster.stop()
+    with tempfile.TemporaryDirectory(prefix="lab-throughput-") as tmp, \
+            eight_phone_lab(Path(tmp), {"scripted_invoke_ms": args.invoke_ms}) as (cluster, phones):
+        store = Store(Path(tmp) / "store")
+        print(f"{len(phones)} phones on {len(EIGHT_PHONES)} lab hosts; warm-up run (stages the artifact everywhere)")
+        _jobs_per_s(cluster, phones, store, args)
+        one, eight = [], []
+        for _ in range(args.rounds):
+            one.append(_jobs_per_s(cluster, phones[:1], store, args))
+            eight.append(_jobs_per_s(cluster, phones, store, args))
     ratio = statistics.median(eight) / statistics.median(one)
     print(f"lab throughput 8 devices / 1 device: {ratio:.1f}   (target >= 7.2, i.e. 0.9 x 8)")
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -29,12 +30,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-__all__ = ["ADB", "LabCluster", "LabHost", "enter_fresh_netns", "in_fresh_netns", "lo_up", "netns_command",
+__all__ = ["ADB", "EIGHT_PHONES", "LabCluster", "LabHost", "eight_phone_lab", "enter_fresh_netns", "in_fresh_netns", "lo_up", "netns_command",
            "serves", "stop_tree"]
 
 ADB = shutil.which("adb") or "/usr/bin/adb"
@@ -107,6 +109,21 @@ def stop_tree(proc: subprocess.Popen | psutil.Process | None, sig: int = signal.
 
 # Phone actors wait on their phones, they compute little: at Ray's default worker niceness (15) a machine busy
 # with anything else starves them and every job's round trips stretch.
+EIGHT_PHONES = {"lab-a": 3, "lab-b": 3, "lab-c": 2}  # the benchmarks' lab: 8 phones on 3 hosts
+
+
+@contextlib.contextmanager
+def eight_phone_lab(work: Path, state: dict[str, Any]) -> Iterator[tuple[LabCluster, list[str]]]:
+    """The benchmarks' lab (`EIGHT_PHONES`, every phone starting with stand-in `state`) and its device ids."""
+    cluster = LabCluster(work)
+    try:
+        for name, phones in EIGHT_PHONES.items():
+            cluster.add_host(name, phones, state=state)
+        yield cluster, [d for host in cluster.hosts.values() for d in host.device_ids]
+    finally:
+        cluster.stop()
+
+
 def _ray_env() -> dict[str, str]:
     return {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_worker_niceness": "0"}
 
