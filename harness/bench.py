@@ -408,23 +408,25 @@ def _stage_benchmark_model(device: Device, plan: Sequence[PlannedJob], suite: Su
     return device.stage_benchmark_model(suite.benchmark_model)
 
 
-def _restore_all(devices: Sequence[Device], lost: Mapping[str, str]) -> list[str]:
-    """Restore and close every device, even when one fails; the failures, as messages.
+def _restore_all(devices: Mapping[str, Device], lost: Mapping[str, str]) -> list[str]:
+    """Restore and close every device (those that do not share compute at once), even when one fails; the
+    failures, as messages.
 
     A lost device cannot be restored now: its journal on the device undoes its conditions when it is next
     opened (the next bench, `harness restore`).
     """
-    failures: list[str] = []
-    for device in devices:
+    def restore(device: Device) -> str | None:
         try:
             if device.id not in lost:
                 device.restore()
         except DeviceError as exc:
-            failures.append(f"{device.id}: {exc}")
+            return f"{device.id}: {exc}"
         finally:
             with contextlib.suppress(DeviceError):
                 device.close()
-    return failures
+        return None
+
+    return [failure for failure in _per_device(devices, restore).values() if failure]
 
 
 def _metadata(suite: Suite, suite_path: Path | None, devices: dict[str, Device],
@@ -587,8 +589,8 @@ def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
             # one harness process per device: concurrent benches would skew each other's numbers
             locks.enter_context(device_lock(device_id, f"bench of suite {suite.name!r}"))
             devices[device_id] = open_device(device_id)
-            note = devices[device_id].claim(f"{host_info().get('hostname', '?')} pid {os.getpid()}, bench of "
-                                            f"suite {suite.name!r}")
+        owner = f"{host_info().get('hostname', '?')} pid {os.getpid()}, bench of suite {suite.name!r}"
+        for device_id, note in _per_device(devices, lambda dev: dev.claim(owner)).items():
             if note:
                 reporter.note(f"{device_id}: {note}")
         check_devices(todo, suite, devices, formats)
@@ -636,7 +638,7 @@ def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
         status = "interrupted"
         raise
     finally:
-        restore_failures = _restore_all(list(devices.values()), lost)
+        restore_failures = _restore_all(devices, lost)
         if writer is not None:
             if restore_failures:
                 writer.manifest["restore_failures"] = restore_failures
