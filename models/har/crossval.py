@@ -25,10 +25,10 @@ from models.har.folds import Fold
 from models.har.global_model import EPOCHS, GLOBAL, build_model, fold_weights, load_weights
 from models.har.shifts import rotated_split
 from models.har.trainer import Trainer
-from models.har.tuning import TUNING_SOURCES, person_seed, run_recipe, tune
+from models.har.tuning import TUNING_SOURCES, person_seed, run_recipe, tune, tuning_key
 from models.weights import Weights
 
-__all__ = ["TECHNIQUES", "PRUNE_RATIO", "Config", "FULL", "tuning_key", "fold_seed"]
+__all__ = ["TECHNIQUES", "PRUNE_RATIO", "Config", "FULL", "fold_seed"]
 
 TECHNIQUES = ("last-layer", "bitfit", "adapter", "lora", "full")
 PRUNE_RATIO = 0.5
@@ -52,11 +52,6 @@ class Config:
 
 
 FULL = Config()
-
-
-def tuning_key(technique: str, epochs: int = EPOCHS, optimizer: str = "sgd") -> str:
-    """The tuning-cache key of a technique on global models of `epochs` (shared by the zoo and the evaluation)."""
-    return f"{technique}-{optimizer}-e{epochs}"
 
 
 def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:

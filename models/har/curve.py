@@ -13,11 +13,11 @@ import time
 
 from models.cache import atomic_write_bytes, cache_root, source_hash
 from models.har import data
-from models.har.crossval import Config, tuning_key
+from models.har.crossval import Config
 from models.har.folds import Fold
 from models.har.global_model import fold_weights
 from models.har.trainer import Trainer
-from models.har.tuning import TUNING_SOURCES, person_seed, tune
+from models.har.tuning import TUNING_SOURCES, person_seed, tune, tuning_key
 from models.personalize import accuracy
 
 __all__ = ["CURVE_STEPS", "fold_seed_curve"]

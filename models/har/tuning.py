@@ -20,11 +20,11 @@ import numpy as np
 from models.cache import atomic_write_bytes, cache_root, source_hash
 from models.har import data
 from models.har.folds import Fold
-from models.har.global_model import SOURCES
+from models.har.global_model import EPOCHS, SOURCES
 from models.har.shifts import rotated_split
 from models.personalize import Outcome, Recipe, Session, accuracy, personalize
 
-__all__ = ["LR_GRID", "RECIPES", "TUNING_SOURCES", "Tuned", "person_seed", "run_recipe", "tune"]
+__all__ = ["LR_GRID", "RECIPES", "TUNING_SOURCES", "Tuned", "tuning_key", "person_seed", "run_recipe", "tune"]
 
 LR_GRID = (0.003, 0.01, 0.03)
 RECIPES = (Recipe(steps=0), Recipe(steps=20), Recipe(steps=100),
@@ -40,6 +40,11 @@ class Tuned:
     recipe: Recipe
     score: float  # mean tuning accuracy of the choice
     subjects: tuple[int, ...]  # the tuning people
+
+
+def tuning_key(technique: str, epochs: int = EPOCHS, optimizer: str = "sgd") -> str:
+    """The tuning-cache key of a technique on global models of `epochs` (shared by the zoo and the evaluation)."""
+    return f"{technique}-{optimizer}-e{epochs}"
 
 
 def person_seed(seed: int, subject: int) -> int:

@@ -36,11 +36,10 @@ def population_episodes(subjects: Sequence[int] = data.POPULATION) -> list[data.
 
 
 def _tuned(technique: str, optimizer: str):
-    from models.har.crossval import tuning_key
     from models.har.folds import DEPLOYED
     from models.har.global_model import global_weights
     from models.har.trainer import Trainer
-    from models.har.tuning import tune
+    from models.har.tuning import tune, tuning_key
 
     return tune(tuning_key(technique, optimizer=optimizer),
                 lambda: Trainer(technique, global_weights(), optimizer=optimizer).session, DEPLOYED, 0)
