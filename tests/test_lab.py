@@ -174,3 +174,12 @@ def test_a_lost_host_fails_only_its_jobs_and_resume_finishes_the_run(lab, tmp_pa
     assert resumed.status == "complete"
     rows = store.results(result.run_id)
     assert len(rows) == 4 and set(rows["status"]) == {"ok"}
+
+
+def test_a_lab_nobody_runs_is_one_line(tmp_path) -> None:
+    from tests.lab_cluster import free_port
+
+    for address, says in ((f"127.0.0.1:{free_port()}", "no Ray cluster at"), ("lab-head", "bad lab address")):
+        proc = subprocess.run([sys.executable, "-m", "harness.cli", "bench", "--lab", address, "--device", "android:x",
+                               "--results", str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and says in proc.stderr, proc.stderr

@@ -44,6 +44,14 @@ def connect(address: str) -> None:
     """Join the Ray cluster at `address` as a driver (once per process); UserError in one line if it is not there."""
     if ray.is_initialized():
         return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"bad lab address {address!r}: expected the Ray head's host:port, e.g. lab-head:6379")
+    try:  # ray.init would retry an address nobody listens on for minutes
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise UserError(f"no Ray cluster at {address} ({exc.strerror or exc}); start its head with `ray start "
+                        f"--head --port {port}` (README: the device lab)") from None
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         ray.init(address=address, namespace=NAMESPACE, logging_level="ERROR", log_to_driver=False)
