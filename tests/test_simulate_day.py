@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from harness.dashboards.day import render_day
 from harness.devices.sim.profiles import load_profile
+from harness.errors import UserError
 from harness.policy import POLICIES
 from harness.simulate import load_stored_day, run_day, store_day
-from harness.simulate.costs import AccuracyCurve, VariantCosts, accuracy_curve
+from harness.simulate.costs import KEYBOARD_RESULTS, AccuracyCurve, VariantCosts, accuracy_curve
 from harness.simulate.day import day_names, load_day, simulate_day
 
 COSTS = VariantCosts("har-cnn/adapter", train_step_host_s=0.0007, infer_host_s=0.0002, macs_per_train_step=3_000_000,
@@ -53,6 +56,17 @@ def test_measured_curve_is_read_from_models_results():
     curve = accuracy_curve("har-cnn/adapter")
     assert curve.steps[0] == 0 and len(curve.steps) >= 3
     assert curve.at(0) == curve.accuracy_pct[0]
+
+
+def test_a_keyboard_variant_reads_its_measured_keystroke_savings(tmp_path):
+    data = json.loads(KEYBOARD_RESULTS.read_text())
+    curve = accuracy_curve("keyboard-attn/lora")
+    row = next(r for r in data["rows"] if r["variant"] == "keyboard-attn/lora")
+    assert curve.at(0) == pytest.approx(100 * data["base"]["keystroke_savings"])
+    assert curve.at(curve.steps[-1]) == pytest.approx(100 * row["personal"]["keystroke_savings"])
+    assert "keystroke savings" in curve.source
+    with pytest.raises(UserError, match="keyboard-attn/bias"):  # the n-gram takes no steps: no curve, variants named
+        accuracy_curve("keyboard-attn/base + personal n-gram")
 
 
 def test_a_day_is_stored_with_its_page(tmp_path):

@@ -5,6 +5,7 @@ reaches after N training steps (the few-step curve `nox -s models` measured, mod
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 from pathlib import Path
@@ -14,9 +15,10 @@ import numpy as np
 from harness.errors import UserError
 from harness.store import Store
 
-__all__ = ["VariantCosts", "AccuracyCurve", "accuracy_curve", "stored_costs", "RESULTS_MD"]
+__all__ = ["VariantCosts", "AccuracyCurve", "accuracy_curve", "keyboard_curve", "stored_costs", "RESULTS_MD"]
 
 RESULTS_MD = Path(__file__).resolve().parent.parent.parent / "models" / "RESULTS.md"
+KEYBOARD_RESULTS = RESULTS_MD.parent / "keyboard" / "results.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +35,28 @@ class AccuracyCurve:
         return float(np.interp(math.log1p(max(0.0, steps)), x, self.accuracy_pct))
 
 
+def keyboard_curve(variant: str, path: Path = KEYBOARD_RESULTS) -> AccuracyCurve:
+    """A keyboard variant's measured keystroke savings (%) before and after its update (mean over the held-out
+    plays' users and the personalization seeds), from `harness models eval --task keyboard --json`'s output."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the keyboard evaluation ({path}): {exc}") from exc
+    row = next((r for r in data.get("rows", []) if r.get("variant") == variant and r.get("steps")), None)
+    if row is None:
+        known = ", ".join(r["variant"] for r in data.get("rows", []) if r.get("steps"))
+        raise UserError(f"{path.name} has no measured update of {variant!r}; keyboard variants with one: {known}")
+    return AccuracyCurve((0, round(row["steps"])), (100 * data["base"]["keystroke_savings"],
+                                                    100 * row["personal"]["keystroke_savings"]),
+                         f"models/keyboard/results.json: keystroke savings before and after {row['steps']:.0f} "
+                         f"steps, mean over {row['users']} users and {row['seeds']} seeds")
+
+
 def accuracy_curve(variant: str, condition: str = "cross-placement", path: Path = RESULTS_MD) -> AccuracyCurve:
-    """The measured few-step curve of `variant` (mean over held-out subjects) from models/RESULTS.md."""
+    """The measured curve of `variant`: a keyboard variant's keystroke savings (`keyboard_curve`), else the
+    activity-recognition few-step curve (mean over held-out subjects) from models/RESULTS.md."""
+    if variant.startswith("keyboard-"):
+        return keyboard_curve(variant)
     try:
         text = path.read_text()
     except OSError as exc:
