@@ -671,7 +671,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "personalizes under a policy (vs greedy and none): battery, heat, accuracy"))
     p.add_argument("--profile", default="android-flagship", help="twin profile (sim:<profile>)")
     p.add_argument("--policy", default="default", help="policy name or .toml policy file")
-    p.add_argument("--variant", default="har-cnn/adapter", help="model variant that personalizes (har-cnn/... or keyboard-attn/...)")
+    p.add_argument("--variant", default="har-cnn/adapter",
+                   help="model variant that personalizes (har-cnn/... or keyboard-attn/...)")
     p.add_argument("--trace", default="workday", help="usage day: a shipped trace name or a .toml file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_simulate_day)
