@@ -168,7 +168,7 @@ def test_bootstrap_ci_brackets_the_mean_and_shrinks_with_agreement():
 def test_cli_rejects_unknown_task_and_variant(capsys):
     from harness.cli import main
 
-    assert main(["models", "eval", "--task", "keyboard"]) == 2
+    assert main(["models", "eval", "--task", "nope"]) == 2
     assert main(["models", "build", "--task", "har", "--variant", "har-cnn/nope"]) == 2
     assert "unknown" in capsys.readouterr().err
 
