@@ -88,6 +88,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 def stop_tree(proc: subprocess.Popen | psutil.Process | None, sig: int = signal.SIGKILL) -> None:
     """Stop a process and all its descendants, each by its PID."""
     if proc is None:
@@ -187,6 +195,12 @@ class LabCluster:
         self._worker_ports = 20000 + (os.getpid() % 200) * 200
         self.head = self._ray_start(["--head", "--port", str(self.port), "--include-dashboard", "false",
                                      "--num-cpus", "1"], _ray_env(), "head")
+        deadline = time.monotonic() + 120
+        while not _listening(self.port):
+            if time.monotonic() > deadline or self.head.poll() is not None:
+                tail = (work / "ray-head.log").read_text(errors="replace")[-2000:]  # the folder may not outlive us
+                raise RuntimeError(f"the lab's Ray head never listened on {self.address}; its log ends:\n{tail}")
+            time.sleep(0.2)
 
     def _ray_start(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen:
         self._worker_ports += 200
