@@ -169,6 +169,19 @@ def test_sampler_runs_on_the_device(phone) -> None:
     assert not list(sandbox.host_path("/data/local/tmp/phonebench/telemetry").iterdir())  # cleaned up
 
 
+def test_a_snapshot_is_one_round_trip_with_every_channel(phone) -> None:
+    sandbox, standin = phone
+    device = AndroidDevice(standin.serial)
+    device.describe()
+    device.sampler()  # stages the script
+    shells_before = len(standin.log)
+    samples = device.snapshot()  # what every cool-down polls before a job
+    assert len(standin.log) - shells_before <= 2  # the reading itself; the script's staging check at most
+    assert {("thermal", "status"), ("battery", "charging"), ("thermal", "hal:VIRTUAL-SKIN"),
+            ("fuel_gauge", "current")} <= {(s.source, s.channel) for s in samples}
+    assert not list(sandbox.host_path("/data/local/tmp/phonebench/telemetry").iterdir())  # nothing left behind
+
+
 def test_odpm_rails_preferred_where_present(adb_env, tmp_path) -> None:
     sandbox = DeviceSandbox(tmp_path / "pixel", odpm_rails_w={"[S4M_VDD_CPUCL0]:CPU(LITTLE)": 0.8, "[VSYS_PWR_DISPLAY]:Display": 0.3})
     standin = AdbdStandin(sandbox)

@@ -45,7 +45,7 @@ from harness.devices.base import (
 )
 from harness.devices.capabilities import RUNNERS, Capabilities
 from harness.errors import CompanionAppError, DeviceError, UserError
-from harness.events import AggregateTimings, EnergySource
+from harness.events import AggregateTimings, EnergySource, Sample
 from harness.protocol import PROTOCOL_DIR
 from harness.telemetry.battery import RawPowerSupply, parse_dumpsys_battery, power_supply_from_files
 from harness.telemetry.conventions import CurrentConvention, UnitMemory, judge_units, readings_extra
@@ -295,6 +295,10 @@ class AndroidDevice(Device):
         config = SamplerConfig(script_path=script.device_path, work_dir=posixpath.join(self.work_dir, "telemetry"),
                                interval_s=self._interval, odpm=self._odpm)
         return AndroidSampler(self.shell, config, self.units)
+
+    def snapshot(self) -> list[Sample]:
+        """One reading of every channel in one shell round trip (cool-downs poll this before every job)."""
+        return self.sampler().once()
 
     # ---------------------------------------------------------------- conditions, Wi-Fi, close
 

@@ -103,13 +103,35 @@ class AndroidSampler(TelemetrySampler):
     def governor(self) -> str | None:  # type: ignore[override]
         return governor_text(dict(self.output.governors)) if self.output else None
 
-    def start(self) -> None:
+    def _launch(self) -> str:
         c = self.config
-        launch = sh_join([
+        return sh_join([
             "sh", c.script_path, self.out_path, self.stop_path, f"{c.interval_s:g}", str(c.slow_every),
             c.power_supply_dir, c.thermal_dir or "-", "1" if c.odpm else "0", "1" if c.thermalservice else "0",
             self.lease_path, self.pid_path, _owner(), c.cpufreq_dir or "-",
         ])
+
+    def _files(self) -> list[str]:
+        return [self.out_path, self.stop_path, self.lease_path, self.lease_path + ".tmp", self.pid_path]
+
+    def once(self) -> list[Sample]:
+        """Every channel read now, in one shell round trip: the sampler run in the foreground with its stop file
+        already there (so it writes its first and last readings and ends), its output read back at once."""
+        c = self.config
+        result = self.shell.run(
+            f"mkdir -p {sh_join([c.work_dir])} && touch {sh_join([self.stop_path])} && "
+            f"{_set_lease(self.lease_path, c.lease_s)} && {self._launch()}; cat {sh_join([self.out_path])}; "
+            f"rm -f {sh_join(self._files())}", timeout_s=c.start_timeout_s + 15)
+        if result.stdout.rstrip("\n").rpartition("\n")[2] != "@stop":
+            raise DeviceError(f"{self.shell.serial}: a telemetry reading did not complete")
+        self.output = parse_sampler_output(result.stdout, self.memory)
+        if self.memory is not None:
+            self.output.units.record(self.memory)
+        return list(self.output.samples)
+
+    def start(self) -> None:
+        c = self.config
+        launch = self._launch()
         polls = max(1, int(c.start_timeout_s / 0.05))
         # Detach in a subshell with its own stdio so the adb shell returns at once; then wait, on the
         # phone, until the first full reading is written.
@@ -159,8 +181,7 @@ class AndroidSampler(TelemetrySampler):
             timeout_s=self.config.start_timeout_s + 15,
         )
         text = self._pull_whole()
-        files = [self.out_path, self.stop_path, self.lease_path, self.lease_path + ".tmp", self.pid_path]
-        self.shell.run(f"rm -f {sh_join(files)}", check=False)
+        self.shell.run(f"rm -f {sh_join(self._files())}", check=False)
         self.output = parse_sampler_output(text, self.memory)
         if self.memory is not None:
             self.output.units.record(self.memory)
