@@ -109,8 +109,8 @@ class _RichReporter:
 
     def building(self, variant: str) -> None:
         # a cold cache trains and converts here (minutes): say so before the wait
-        self.console.print(f"[dim]artifact[/] {escape(variant)} (taken from the cache, or built now: the first "
-                           "build of the activity-recognition zoo takes ~2 min)", soft_wrap=True)
+        self.console.print(f"[dim]artifact[/] {escape(variant)} (taken from the cache, or built now: a task's "
+                           "first build takes minutes)", soft_wrap=True)
 
     def job_started(self, job, expected_events: int) -> None:
         label = f"{job.job_id} {job.variant} · {job.workload.name} · {job.device} · rep {job.repetition}"
