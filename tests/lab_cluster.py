@@ -192,7 +192,10 @@ class LabCluster:
         # Ray's socket paths must stay short (108 bytes): its temp dir is not under pytest's long tmp path
         self.temp = Path(tempfile.mkdtemp(prefix="rl-", dir="/tmp"))
         self.hosts: dict[str, LabHost] = {}
-        self._worker_ports = 20000 + (os.getpid() % 200) * 200
+        # Worker port ranges stay below the ephemeral range (32768-60999) that free_port() draws the nodes' other
+        # ports from (a range there once overlapped a dashboard agent's port and the node never started); each
+        # process (pid % 5) has 20 ranges of 200 of its own, taken in turn by the nodes it starts.
+        self._worker_base, self._node_starts = 12000 + (os.getpid() % 5) * 4000, 0
         self.head = self._ray_start(["--head", "--port", str(self.port), "--include-dashboard", "false",
                                      "--num-cpus", "1"], _ray_env(), "head")
         deadline = time.monotonic() + 120
@@ -203,10 +206,11 @@ class LabCluster:
             time.sleep(0.2)
 
     def _ray_start(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen:
-        self._worker_ports += 200
+        worker_ports = self._worker_base + (self._node_starts % 20) * 200
+        self._node_starts += 1
         cmd = [str(BIN / "ray"), "start", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1",
                "--temp-dir", str(self.temp), "--object-store-memory", str(80 * 2**20),
-               *_ray_ports(self._worker_ports), *args]
+               *_ray_ports(worker_ports), *args]
         if "--head" not in args:
             cmd += ["--address", self.address]
         with open(self.work / f"ray-{name}.log", "a") as log:
