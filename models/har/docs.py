@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from models.generated import replace_block
 from models.har.report import format_report, format_summary
 
 __all__ = ["ROOT", "RESULTS", "READMES", "BEGIN", "END", "results_markdown", "with_block", "main"]
@@ -26,10 +27,7 @@ def results_markdown(report: dict) -> str:
 
 def with_block(text: str, report: dict) -> str:
     """`text` with the generated summary between its BEGIN and END markers (ValueError without them)."""
-    if BEGIN not in text or END not in text:
-        raise ValueError("the document has no har-eval block markers")
-    head, rest = text.split(BEGIN, 1)
-    return f"{head}{BEGIN}\n{format_summary(report)}\n{END}{rest.split(END, 1)[1]}"
+    return replace_block(text, BEGIN, END, format_summary(report))
 
 
 def main(argv: list[str]) -> int:
