@@ -172,10 +172,10 @@ class LabHost:
 
     def update_state(self, index: int | None = None, **changes: Any) -> None:
         """Change the stand-in state (tests/adbd_standin.py) of phone `index`, or of every phone."""
-        from tests.adbd_standin import _attach
+        from tests.standin_tools import SandboxFiles
 
         for root in self.roots if index is None else [self.roots[index]]:
-            _attach(root).update_state(**changes)
+            SandboxFiles(root).update_state(**changes)
 
     def adb_command(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([ADB, "-P", str(self.adb_port), *args], env=self.env, capture_output=True, text=True,

@@ -6,7 +6,8 @@
 # usage: sh android_sampler.sh OUT STOP INTERVAL_S SLOW_EVERY PS_DIR TZ_DIR ODPM THERMALSERVICE LEASE PIDFILE OWNER
 #        [CPUFREQ]
 #   OUT             file the readings are written to (pulled by the host afterwards)
-#   STOP            the sampler takes a last full reading and exits once this file exists
+#   STOP            the sampler takes a last full reading and exits once this file exists; when it exists
+#                   already at the start, the first full reading is the only one (a snapshot)
 #   INTERVAL_S      seconds between fast readings (power_supply), e.g. 0.1
 #   SLOW_EVERY      every Nth reading also reads thermal zones and the dumpsys sources
 #   PS_DIR          power_supply directory, e.g. /sys/class/power_supply/battery
@@ -123,6 +124,10 @@ renewed() {
 	[ "${up%%.*}" -lt "$deadline" ]
 }
 
+once=0
+if [ -e "$stop" ]; then
+	once=1
+fi
 exec > "$out" 2>/dev/null
 if [ "$pidfile" = - ]; then
 	pidfile=
@@ -146,6 +151,11 @@ fast
 slow
 block battery dumpsys battery
 echo "@ready"
+if [ "$once" = 1 ]; then
+	echo "@stop"
+	forget
+	exit 0
+fi
 n=1
 while [ ! -e "$stop" ]; do
 	sleep "$interval"

@@ -116,7 +116,7 @@ class AndroidSampler(TelemetrySampler):
 
     def once(self) -> list[Sample]:
         """Every channel read now, in one shell round trip: the sampler run in the foreground with its stop file
-        already there (so it writes its first and last readings and ends), its output read back at once."""
+        already there (so its first full reading is its only one), its output read back at once."""
         c = self.config
         result = self.shell.run(
             f"mkdir -p {sh_join([c.work_dir])} && touch {sh_join([self.stop_path])} && "
