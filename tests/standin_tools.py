@@ -16,6 +16,7 @@ from pathlib import Path
 
 DEVICE_ROOTS = ("/data/", "/sys/", "/sdcard/")
 RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"
+THERMALSERVICE = "thermalservice.txt"  # in the sandbox: `dumpsys thermalservice` as the state now gives it
 
 # A thermalservice dump in the shape of a real Android 14 one (HAL block after a stale cache).
 THERMAL_DUMP = """IsStatusOverride: {override}
@@ -64,9 +65,12 @@ class SandboxFiles:
         return marshal.loads((self.root / "state.marshal").read_bytes())
 
     def write_state(self, state: dict) -> None:
-        tmp = self.root / ".state.marshal.tmp"
-        tmp.write_bytes(marshal.dumps(state))
-        tmp.replace(self.root / "state.marshal")
+        """The state, and the `dumpsys thermalservice` it gives (the sampler's every slow reading asks for it:
+        the dumpsys shim serves that file without starting Python)."""
+        for name, data in (("state.marshal", marshal.dumps(state)), (THERMALSERVICE, _thermalservice(state).encode())):
+            tmp = self.root / f".{name}.tmp"
+            tmp.write_bytes(data)
+            tmp.replace(self.root / name)
 
     def update_state(self, **changes: object) -> None:
         self.write_state({**self.state(), **changes})
@@ -141,6 +145,14 @@ def _dumpsys_odpm(sandbox: SandboxFiles) -> int:
     return 0
 
 
+def _thermalservice(state: dict) -> str:
+    """What `dumpsys thermalservice` prints in this state."""
+    if "thermalservice" in state.get("missing_services", []):
+        return "Can't find service: thermalservice\n"
+    override = state["thermal_override"]
+    return THERMAL_DUMP.format(override=str(override is not None).lower(), status=override or 0)
+
+
 def _tool_dumpsys(sandbox: SandboxFiles, args: list[str]) -> int:
     service, rest = (args[0], args[1:]) if args else ("", [])
     state = sandbox.state()
@@ -152,8 +164,7 @@ def _tool_dumpsys(sandbox: SandboxFiles, args: list[str]) -> int:
     if service == "battery":
         return _dumpsys_battery(sandbox, rest)
     if service == "thermalservice":
-        override = state["thermal_override"]
-        print(THERMAL_DUMP.format(override=str(override is not None).lower(), status=override or 0), end="")
+        print(_thermalservice(state), end="")
         return 0
     if service == "android.hardware.power.stats.IPowerStats/default":
         return _dumpsys_odpm(sandbox)
