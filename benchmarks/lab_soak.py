@@ -124,7 +124,7 @@ class Injector:
             for host in self.cluster.hosts.values():
                 for proc in psutil.Process(host.phones.pid).children(recursive=True):
                     try:
-                        if "tool am instrument" in " ".join(proc.cmdline()):
+                        if proc.cmdline()[4:6] == ["am", "instrument"]:  # python -S -c CODE am instrument ...
                             root = Path(proc.cwd())
                             proc.kill()
                             return [host.device_ids[host.roots.index(root)]]
