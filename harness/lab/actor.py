@@ -2,8 +2,8 @@
 
 Every device operation (describe, stage, run, sample, induce, ...) is a task of the actor's default
 concurrency group, which runs one task at a time in the order one caller submits them, so a bench's jobs
-reach the phone in the suite's order. Only the lease (`acquire`, `renew`, `holder`) answers from its own
-group, so a second claimant learns who holds the phone at once, even while a long job runs.
+reach the phone in the suite's order. Only the lease (`acquire`, `renew`, `holder`) and `phone` answer from
+their own group, so a second claimant learns who holds the phone at once, even while a long job runs.
 
 A lease is a token and the holder's one-line description; the holder renews it (`LEASE_S`); a lease not
 renewed for that long belongs to a dead orchestrator and the next claimant takes it over. The device is
@@ -119,7 +119,10 @@ class PhoneActor:
 
     # ------------------------------------------------------------------ device operations (one at a time)
 
+    @ray.method(concurrency_group="lease")
     def phone(self) -> PhoneInfo:
+        """What the phone is, answered at once even while a job runs (a second claimant opens it to learn who
+        holds it)."""
         return self.info
 
     def _open(self, token: str) -> Device:
