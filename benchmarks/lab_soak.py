@@ -34,6 +34,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.store import utc_now  # noqa: E402
+from tests.adbd_standin import tool_args  # noqa: E402
 from tests.lab_cluster import (  # noqa: E402
     EIGHT_PHONES,
     LabCluster,
@@ -124,7 +125,7 @@ class Injector:
             for host in self.cluster.hosts.values():
                 for proc in psutil.Process(host.phones.pid).children(recursive=True):
                     try:
-                        if proc.cmdline()[4:6] == ["am", "instrument"]:  # python -S -c CODE am instrument ...
+                        if tool_args(proc.cmdline())[:2] == ["am", "instrument"]:
                             root = Path(proc.cwd())
                             proc.kill()
                             return [host.device_ids[host.roots.index(root)]]

@@ -70,6 +70,11 @@ DEFAULT_PROPS = {
 }
 
 
+
+def tool_args(cmdline: list[str]) -> list[str]:
+    """The tool and its arguments when `cmdline` is a fake tool's process (its shim's `python -S -c ...`), else []."""
+    return cmdline[4:] if cmdline[1:4] == ["-S", "-c", _TOOL_MAIN] else []
+
 class DeviceSandbox(SandboxFiles):
     """A directory that plays an Android device's filesystem and system tools.
 

@@ -151,27 +151,24 @@ fast
 slow
 block battery dumpsys battery
 echo "@ready"
-if [ "$once" = 1 ]; then
-	echo "@stop"
-	forget
-	exit 0
-fi
-n=1
-while [ ! -e "$stop" ]; do
-	sleep "$interval"
+if [ "$once" = 0 ]; then
+	n=1
+	while [ ! -e "$stop" ]; do
+		sleep "$interval"
+		fast
+		if [ $((n % slow_every)) -eq 0 ]; then
+			slow
+		fi
+		if ! renewed; then
+			echo "@expired"
+			forget
+			exit 0
+		fi
+		n=$((n + 1))
+	done
 	fast
-	if [ $((n % slow_every)) -eq 0 ]; then
-		slow
-	fi
-	if ! renewed; then
-		echo "@expired"
-		forget
-		exit 0
-	fi
-	n=$((n + 1))
-done
-fast
-slow
-block battery dumpsys battery
+	slow
+	block battery dumpsys battery
+fi
 echo "@stop"
 forget
