@@ -359,6 +359,17 @@ def _stop_signals_interrupt() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+@contextlib.contextmanager
+def _bench_progress(console: Console) -> Iterator[_RichReporter]:
+    """A bench's progress bar per job on `console`, SIGTERM/SIGHUP stopping it like Ctrl-C."""
+    # counts and elapsed time first: at 100 columns a long job name wraps, the numbers never get cut
+    progress = Progress(MofNCompleteColumn(), BarColumn(bar_width=12), TimeElapsedColumn(),
+                        TextColumn("{task.description}", table_column=Column(no_wrap=False, overflow="fold")),
+                        console=console)
+    with progress, _stop_signals_interrupt():
+        yield _RichReporter(progress, console)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from harness.bench import resume_bench, run_bench
     from harness.dashboards.run import render_runs
@@ -374,20 +385,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         opener = {"open_device": lab_opener(args.lab)}
     if args.job_timeout is not None and not args.job_timeout > 0:
         raise UserError(f"--job-timeout must be a number of seconds > 0, not {args.job_timeout}")
-    # counts and elapsed time first: at 100 columns a long job name wraps, the numbers never get cut
-    with _native_logs_aside(args.verbose) as console:
-        progress = Progress(MofNCompleteColumn(), BarColumn(bar_width=12), TimeElapsedColumn(),
-                            TextColumn("{task.description}", table_column=Column(no_wrap=False, overflow="fold")),
-                            console=console)
-        reporter = _RichReporter(progress, console)
-        with progress, _stop_signals_interrupt():
-            if args.resume is not None:
-                result = resume_bench(store, args.resume, reporter=reporter, job_timeout_s=args.job_timeout,
-                                      **opener)
-            else:
-                suite_path = args.suite or DEFAULT_SUITE
-                result = run_bench(load_suite(suite_path), store, suite_path=suite_path, device_ids=args.device,
-                                   reporter=reporter, job_timeout_s=args.job_timeout, **opener)
+    with _native_logs_aside(args.verbose) as console, _bench_progress(console) as reporter:
+        if args.resume is not None:
+            result = resume_bench(store, args.resume, reporter=reporter, job_timeout_s=args.job_timeout, **opener)
+        else:
+            suite_path = args.suite or DEFAULT_SUITE
+            result = run_bench(load_suite(suite_path), store, suite_path=suite_path, device_ids=args.device,
+                               reporter=reporter, job_timeout_s=args.job_timeout, **opener)
     _print_summary(result.rows, store, result.run_id)
     for part in _energy_tables(result.rows, store.manifest(result.run_id).get("artifacts", {})):
         out.print(part, soft_wrap=True, markup=False) if isinstance(part, str) else out.print(part)
@@ -458,7 +462,12 @@ def cmd_simulate_day(args: argparse.Namespace) -> int:
     from harness.dashboards.day import day_rows, render_day
     from harness.simulate.cli import simulate_day_command
 
-    return simulate_day_command(args, _store(args), out, render_day, day_rows, run_bench)
+    with _native_logs_aside(args.verbose) as console:  # a variant with no stored costs is built and measured
+        def measure(suite: Any, store: Any) -> Any:
+            with _bench_progress(console) as reporter:
+                return run_bench(suite, store, reporter=reporter)
+
+        return simulate_day_command(args, _store(args), out, render_day, day_rows, measure)
 
 
 # -- runs / show / dashboard -----------------------------------------------------------------------
@@ -675,6 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model variant that personalizes (har-cnn/... or keyboard-attn/...)")
     p.add_argument("--trace", default="workday", help="usage day: a shipped trace name or a .toml file")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="let TensorFlow's and absl's own log lines through "
+                   "(while a variant's costs are measured)")
     p.set_defaults(func=cmd_simulate_day)
 
     p = sub.add_parser("forget", help="remove a person's personalization state (staged data and deltas) from a "

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from harness.cli import main
 from harness.dashboards.day import render_day
 from harness.devices.sim.profiles import load_profile
 from harness.errors import UserError
@@ -77,3 +78,26 @@ def test_a_day_is_stored_with_its_page(tmp_path):
     assert data["manifest"]["label"] == "model:iphone-13" and len(data["results"]) == 3
     page = render_day(folder).read_text()
     assert "model:iphone-13" in page and "battery for personalization" in page
+
+
+@pytest.mark.parametrize("args, named", [(["--variant", "toy-cnn/last-layer"], "toy-cnn/last-layer"),
+                                         (["--trace", "no-such-day"], "no-such-day"),
+                                         (["--profile", "no-such-phone"], "no-such-phone")])
+def test_a_day_that_cannot_run_fails_before_anything_is_benched(tmp_path, capsys, args, named):
+    """The store is empty, so the default variant would be benched first (minutes): the bad part is named first."""
+    assert main(["simulate-day", "--results", str(tmp_path / "store"), *args]) == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "store" / "runs").exists()
+
+
+def test_measuring_a_variant_shows_progress_and_keeps_native_logs_aside(tmp_path, capfd, monkeypatch):
+    """A variant no stored run measured is benched on this host first: a progress line per job on stderr, the
+    model build's TensorFlow/absl lines in a log file, not the terminal."""
+    toy = lambda variant, *a, **k: CURVE if variant == "toy-cnn/last-layer" else accuracy_curve(variant, *a, **k)  # noqa: E731
+    monkeypatch.setattr("harness.simulate.costs.accuracy_curve", toy)
+    monkeypatch.setattr("harness.simulate.accuracy_curve", toy)
+    assert main(["simulate-day", "--results", str(tmp_path / "store"), "--variant", "toy-cnn/last-layer"]) == 0
+    captured = capfd.readouterr()
+    assert "measuring it on this host first" in captured.out and "Simulated day 'workday'" in captured.out
+    assert "toy-cnn/last-layer" in captured.err, captured.err  # the job's progress line
+    assert "I0000" not in captured.err  # absl's lines (an uncached build's, the converter's) went to the log file

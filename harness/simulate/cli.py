@@ -60,11 +60,16 @@ def simulate_day_command(args: argparse.Namespace, store: Store, console: Consol
                          run_bench: Callable[..., Any]) -> int:
     """The command; `render_day`, `day_rows` (the dashboard's) and `run_bench` come from the CLI (layers)."""
     from harness.devices.sim.device import host_ghz
+    from harness.devices.sim.profiles import load_profile
     from harness.errors import UserError
     from harness.policy import policy_from
     from harness.simulate import run_day, store_day
+    from harness.simulate.costs import accuracy_curve
+    from harness.simulate.day import load_day
 
     policy = policy_from(args.policy, "--policy")
+    # the rest of what the day needs is checked before a variant with no stored costs is benched (minutes)
+    load_profile(args.profile), load_day(args.trace), accuracy_curve(args.variant)
     costs = _costs(store, args.variant, console, run_bench)
     if costs is None:
         raise UserError(f"could not measure {args.variant} on this host")
