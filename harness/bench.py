@@ -199,6 +199,7 @@ class _Target:
     staged: dict[str, str]  # artifact (and data file) sha256 -> path on the device
     benchmark_model: str | None  # staged binary's path on the device
     reference_c: float | None  # the temperature the run started at: cooldown returns to it
+    reference: tuple[Sample, ...]  # the reading it came from
     sources: tuple[EnergySource, ...]
     max_thermal_status: int  # cooldown waits for at most this status (an induced one, else 0)
     description: DeviceDescription
@@ -307,10 +308,11 @@ def _overlap(foreground: EventLog, background: EventLog) -> float | None:
 
 
 def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
-             suite: Suite, reporter: Reporter, job_timeout_s: float | None, sink: Callable[[dict[str, Any]], None]
-             ) -> tuple[dict[str, Any], list[Sample]]:
+             suite: Suite, reporter: Reporter, job_timeout_s: float | None, sink: Callable[[dict[str, Any]], None],
+             latest: Sequence[Sample] = ()) -> tuple[dict[str, Any], list[Sample]]:
     """Cool down, take the baseline, run and sample one job: its result row and samples; its events go to
-    `sink` (the store's) as they arrive.
+    `sink` (the store's) as they arrive. `latest`, the device's newest readings (the previous job's), is the
+    cool-down's first.
 
     A job that fails keeps the events it streamed and the samples it had. DeviceLost when the device is
     gone before the job started; a device lost during the job gives a row with error_code `DeviceLost`.
@@ -318,7 +320,7 @@ def _run_job(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[st
     device = target.device
     try:
         cooled = cool_down(device, target.reference_c, max_status=target.max_thermal_status,
-                           timeout_s=suite.cooldown_timeout_s)
+                           timeout_s=suite.cooldown_timeout_s, latest=latest)
         baseline, baseline_sampler = _idle_baseline(device, suite.baseline_s)
     except DeviceError as exc:
         if _reachable(device):
@@ -609,6 +611,8 @@ def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
         stored = threading.Lock()  # lanes store their jobs one at a time
 
         def run_lane(lane: Sequence[PlannedJob], stop: threading.Event) -> None:
+            # per device, its newest readings: the reference one unless a condition was induced since
+            latest = {d: () if suite.conditions else targets[d].reference for d in {j.device for j in lane}}
             for i, job in enumerate(lane):
                 if stop.is_set():
                     return
@@ -617,13 +621,15 @@ def _bench(suite: Suite, plan: Sequence[PlannedJob], todo: Sequence[PlannedJob],
                 with writer.job_events(job.job_id) as sink:
                     try:
                         row, samples = _run_job(targets[job.device], job, artifacts[job.variant], data, suite,
-                                                reporter, job_timeout_s, sink)
+                                                reporter, job_timeout_s, sink, latest[job.device])
                     except DeviceLost as exc:
                         lost[job.device] = str(exc)
                     else:
                         with stored:
                             writer.write_job(row, sink, samples)
                             rows.append(row)
+                        # its sampler's last reading (newer than the baseline's) unless the job failed
+                        latest[job.device] = samples if row["status"] == "ok" else ()
                         reporter.job_finished(job, row)
                         if row["error_code"] == DeviceLost.__name__:
                             lost[job.device] = row["error_message"]
@@ -660,7 +666,8 @@ def _prepare(device: Device, description: DeviceDescription, plan: Sequence[Plan
         staged=device.stage([*artifacts.values(), *(f for pair in data.values() for f in pair)]),
         benchmark_model=_stage_benchmark_model(device, plan, suite),
         # the temperature the device starts the run at is what cooldown returns to before every job
-        reference_c=read_thermal(device.snapshot()).temp_c,
+        reference_c=read_thermal(reference := tuple(device.snapshot())).temp_c,
+        reference=reference,
         sources=description.energy_sources,
         max_thermal_status=int(thermal[0]) if thermal else 0,
         description=description,

@@ -2,7 +2,9 @@
 where the run started (or a timeout), and record how long that took.
 
 Readings come from `Device.snapshot()`: `thermal/status` (Android levels, 0 = none) and the battery
-temperature `battery/temp`; devices without a battery (the host) use their hottest thermal zone.
+temperature `battery/temp`; devices without a battery (the host) use their hottest thermal zone. The first
+reading may be the device's latest (the previous job's last samples, the run's reference reading): a device
+already cool then starts its job without another round trip.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class CooldownRecord:
     end_temp_c: float | None
     end_status: int | None
     temp_source: str
-    polls: int
+    polls: int  # snapshots taken: 0 when the latest readings already showed the device cool
 
     def to_columns(self, prefix: str = "cooldown_") -> dict[str, object]:
         return {f"{prefix}{k}": v for k, v in dataclasses.asdict(self).items()}
@@ -60,13 +62,18 @@ def read(samples: Sequence[Sample]) -> Reading:
 
 def cool_down(device: Device, reference_c: float | None, *, margin_c: float = 1.0, max_status: int = 0,
               timeout_s: float = 300.0, poll_s: float = 5.0, clock: Callable[[], float] = time.monotonic,
-              sleep: Callable[[float], None] = time.sleep) -> CooldownRecord:
-    """Poll `device.snapshot()` until status <= max_status and temp <= reference + margin, or timeout."""
+              sleep: Callable[[float], None] = time.sleep, latest: Sequence[Sample] = ()) -> CooldownRecord:
+    """Poll `device.snapshot()` until status <= max_status and temp <= reference + margin, or timeout;
+    `latest` (readings the device gave a moment ago) serves as the first poll when it holds either."""
     start = clock()
     polls = 0
+    given = read(latest)
     while True:
-        now = read(device.snapshot())
-        polls += 1
+        if polls == 0 and (given.status is not None or given.temp_c is not None):
+            now, given = given, Reading(None, None, "")  # used once
+        else:
+            now = read(device.snapshot())
+            polls += 1
         waited = clock() - start
         if now.status is None and now.temp_c is None:
             return CooldownRecord(waited, False, "device reports no thermal status and no temperature",
