@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.standin_tools import THERMALSERVICE, SandboxFiles
+from tests.standin_tools import DUMPS, SandboxFiles
 
 A_CNXN, A_OPEN, A_OKAY, A_WRTE, A_CLSE = (
     int.from_bytes(tag, "little") for tag in (b"CNXN", b"OPEN", b"OKAY", b"WRTE", b"CLSE")
@@ -153,8 +153,8 @@ class DeviceSandbox(SandboxFiles):
             (self.root / "bin/sh").symlink_to(MKSH)  # Android's /system/bin/sh is mksh
         for tool in TOOLS:
             path = self.root / "bin" / tool
-            fast = (f'if [ "$#" = 1 ] && [ "$1" = thermalservice ]; then exec cat {shlex.quote(str(self.root / THERMALSERVICE))}; fi\n'
-                    if tool == "dumpsys" else "")
+            fast = "".join(f'if [ "$#" = 1 ] && [ "$1" = {service} ]; then exec cat {shlex.quote(str(self.root / name))}; fi\n'
+                           for service, name in DUMPS.items()) if tool == "dumpsys" else ""
             path.write_text(f"#!{MKSH}\n{fast}exec {shlex.quote(sys.executable)} -S -c {shlex.quote(_TOOL_MAIN)} {tool} \"$@\"\n")
             path.chmod(0o755)
 
@@ -318,11 +318,19 @@ def _collect(stream: _Stream, proc: subprocess.Popen[bytes], pipes: dict[Any, in
     for thread in threads:
         thread.start()
     try:
+        # the output's end (both pipes closed) wakes this at once; a process whose children keep them open
+        # is seen to exit within 20 ms
         while proc.poll() is None:
             if stream.closed.is_set() or stream.conn.dead.is_set():
                 _kill_group(proc)
                 return -1
-            time.sleep(0.02)
+            if done.wait(0.02) and not any(t.is_alive() for t in threads):
+                try:
+                    proc.wait(timeout=1)
+                    break
+                except subprocess.TimeoutExpired:  # its output ended before it did: keep watching the host
+                    continue
+            done.clear()
         for thread in threads:
             thread.join(timeout=5)
         return proc.returncode
@@ -480,6 +488,7 @@ class AdbdStandin:
                 sock, _ = self._listener.accept()
             except OSError:
                 return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as adbd's TCP transport does
             conn = _Connection(self, sock)
             self._connections.append(conn)
             threading.Thread(target=conn.serve, daemon=True).start()

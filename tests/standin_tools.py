@@ -16,7 +16,9 @@ from pathlib import Path
 
 DEVICE_ROOTS = ("/data/", "/sys/", "/sdcard/")
 RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"
-THERMALSERVICE = "thermalservice.txt"  # in the sandbox: `dumpsys thermalservice` as the state now gives it
+# in the sandbox: what `dumpsys thermalservice` and `dumpsys battery` print now, rewritten with every change to the
+# state or power_supply (the sampler asks at each slow reading, start and stop: the dumpsys shim `cat`s them)
+DUMPS = {"thermalservice": "thermalservice.txt", "battery": "battery.txt"}
 
 # A thermalservice dump in the shape of a real Android 14 one (HAL block after a stale cache).
 THERMAL_DUMP = """IsStatusOverride: {override}
@@ -60,17 +62,31 @@ class SandboxFiles:
             tmp = self.battery_dir / f".{name}.tmp"
             tmp.write_text(value + "\n")
             tmp.replace(self.battery_dir / name)
+        self._write_dumps(self.state())
+
+    def remove_power_supply(self, *names: str) -> None:
+        """Files this phone's kernel does not have (an old one has no charge_counter)."""
+        for name in names:
+            (self.battery_dir / name).unlink()
+        self._write_dumps(self.state())
 
     def state(self) -> dict:
         return marshal.loads((self.root / "state.marshal").read_bytes())
 
     def write_state(self, state: dict) -> None:
-        """The state, and the `dumpsys thermalservice` it gives (the sampler's every slow reading asks for it:
-        the dumpsys shim serves that file without starting Python)."""
-        for name, data in (("state.marshal", marshal.dumps(state)), (THERMALSERVICE, _thermalservice(state).encode())):
-            tmp = self.root / f".{name}.tmp"
-            tmp.write_bytes(data)
-            tmp.replace(self.root / name)
+        self._write(self.root / "state.marshal", marshal.dumps(state))
+        self._write_dumps(state)
+
+    def _write_dumps(self, state: dict) -> None:
+        self._write(self.root / DUMPS["thermalservice"], _thermalservice(state).encode())
+        if self.battery_dir.is_dir():
+            self._write(self.root / DUMPS["battery"], _battery(self, state).encode())
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
 
     def update_state(self, **changes: object) -> None:
         self.write_state({**self.state(), **changes})
@@ -110,24 +126,31 @@ def _dumpsys_battery(sandbox: SandboxFiles, args: list[str]) -> int:
         print(f"Unknown option: {args[0]}", file=sys.stderr)
         return 255
     else:
-        status = _read_ps(sandbox, "status")
-        plugged = status in ("Charging", "Full", "Not charging") and not state["battery_unplugged"]
-        overridden = state["battery_unplugged"] or state["battery_level"] is not None
-        level = state["battery_level"] if state["battery_level"] is not None else _read_ps(sandbox, "capacity")
-        code = {"Charging": 2, "Discharging": 3, "Not charging": 4, "Full": 5}.get(status, 1)
-        lines = ["Current Battery Service state:"]
-        if overridden:
-            lines.append("  (UPDATES STOPPED -- use 'reset' to restart)")
-        lines += [
-            "  AC powered: false", f"  USB powered: {str(plugged).lower()}", "  Wireless powered: false",
-            "  Dock powered: false", "  Max charging current: 500000", "  Max charging voltage: 5000000",
-            f"  Charge counter: {_read_ps(sandbox, 'charge_counter')}", f"  status: {code}", "  health: 2",
-            "  present: true", f"  level: {level}", "  scale: 100",
-            f"  voltage: {int(_read_ps(sandbox, 'voltage_now') or 0) // 1000}",
-            f"  temperature: {_read_ps(sandbox, 'temp')}", "  technology: Li-ion",
-        ]
-        print("\n".join(lines))
+        print(_battery(sandbox, state), end="")
     return 0
+
+
+def _battery(sandbox: SandboxFiles, state: dict) -> str:
+    """What `dumpsys battery` prints in this state and with these power_supply files."""
+    if "battery" in state.get("missing_services", []):
+        return "Can't find service: battery\n"
+    status = _read_ps(sandbox, "status")
+    plugged = status in ("Charging", "Full", "Not charging") and not state["battery_unplugged"]
+    overridden = state["battery_unplugged"] or state["battery_level"] is not None
+    level = state["battery_level"] if state["battery_level"] is not None else _read_ps(sandbox, "capacity")
+    code = {"Charging": 2, "Discharging": 3, "Not charging": 4, "Full": 5}.get(status, 1)
+    lines = ["Current Battery Service state:"]
+    if overridden:
+        lines.append("  (UPDATES STOPPED -- use 'reset' to restart)")
+    lines += [
+        "  AC powered: false", f"  USB powered: {str(plugged).lower()}", "  Wireless powered: false",
+        "  Dock powered: false", "  Max charging current: 500000", "  Max charging voltage: 5000000",
+        f"  Charge counter: {_read_ps(sandbox, 'charge_counter')}", f"  status: {code}", "  health: 2",
+        "  present: true", f"  level: {level}", "  scale: 100",
+        f"  voltage: {int(_read_ps(sandbox, 'voltage_now') or 0) // 1000}",
+        f"  temperature: {_read_ps(sandbox, 'temp')}", "  technology: Li-ion",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _dumpsys_odpm(sandbox: SandboxFiles) -> int:

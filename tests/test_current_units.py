@@ -202,7 +202,7 @@ def test_bench_idle_under_a_milliamp_then_a_job_gets_true_energy(phone, adb_env,
 @pytest.mark.adb
 def test_bench_on_a_phone_whose_readings_stay_ambiguous_is_invalid(phone, adb_env, tmp_path) -> None:  # noqa: F811
     sandbox, standin = phone
-    (sandbox.battery_dir / "charge_counter").unlink()
+    sandbox.remove_power_supply("charge_counter")
     sandbox.set_power_supply(current_now="-976", voltage_now="3850000")
     sandbox.update_state(job_current_now="-1500")  # 5.8 mW as uA, 5.8 W as mA: nothing tells them apart
     _, row = _bench(standin, adb_env, tmp_path, BENCH_SUITE.replace("min_duration_s = 2.0", "min_duration_s = 1.0"))

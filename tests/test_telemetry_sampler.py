@@ -68,7 +68,7 @@ def test_sampler_under_mksh_and_toybox(tmp_path: Path) -> None:
 
 def test_sampler_sees_scripted_change_and_missing_files(tmp_path: Path) -> None:
     sandbox = DeviceSandbox(tmp_path)
-    (sandbox.battery_dir / "charge_counter").unlink()  # old kernels have none
+    sandbox.remove_power_supply("charge_counter")  # old kernels have none
 
     def plug_in() -> None:
         time.sleep(0.2)
