@@ -41,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.standin_tools import DUMPS, SandboxFiles
+from tests.standin_tools import SERVED, SandboxFiles
 
 A_CNXN, A_OPEN, A_OKAY, A_WRTE, A_CLSE = (
     int.from_bytes(tag, "little") for tag in (b"CNXN", b"OPEN", b"OKAY", b"WRTE", b"CLSE")
@@ -153,8 +153,9 @@ class DeviceSandbox(SandboxFiles):
             (self.root / "bin/sh").symlink_to(MKSH)  # Android's /system/bin/sh is mksh
         for tool in TOOLS:
             path = self.root / "bin" / tool
-            fast = "".join(f'if [ "$#" = 1 ] && [ "$1" = {service} ]; then exec cat {shlex.quote(str(self.root / name))}; fi\n'
-                           for service, name in DUMPS.items()) if tool == "dumpsys" else ""
+            fast = "".join(f'if [ "$#" = {len(call) - 1} ] && [ "$*" = {shlex.quote(" ".join(call[1:]))} ]; then '
+                           f'exec cat {shlex.quote(str(self.root / name))}; fi\n'
+                           for call, (name, _) in SERVED.items() if call[0] == tool)
             path.write_text(f"#!{MKSH}\n{fast}exec {shlex.quote(sys.executable)} -S -c {shlex.quote(_TOOL_MAIN)} {tool} \"$@\"\n")
             path.chmod(0o755)
 

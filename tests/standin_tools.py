@@ -16,9 +16,10 @@ from pathlib import Path
 
 DEVICE_ROOTS = ("/data/", "/sys/", "/sdcard/")
 RUNNER_COMPONENT = "org.phonebench.runner/org.phonebench.runner.JobInstrumentation"
-# in the sandbox: what `dumpsys thermalservice` and `dumpsys battery` print now, rewritten with every change to the
-# state or power_supply (the sampler asks at each slow reading, start and stop: the dumpsys shim `cat`s them)
-DUMPS = {"thermalservice": "thermalservice.txt", "battery": "battery.txt"}
+# Tool calls whose output is a file in the sandbox, rewritten with every change to the state or power_supply: the
+# shim `cat`s it without starting Python (the sampler asks `dumpsys` at each slow reading, its start and its stop;
+# every describe and runner check the rest). Filled in below the functions that render them.
+SERVED: dict[tuple[str, ...], tuple[str, Callable[[SandboxFiles, dict], str]]] = {}
 
 # A thermalservice dump in the shape of a real Android 14 one (HAL block after a stale cache).
 THERMAL_DUMP = """IsStatusOverride: {override}
@@ -78,9 +79,8 @@ class SandboxFiles:
         self._write_dumps(state)
 
     def _write_dumps(self, state: dict) -> None:
-        self._write(self.root / DUMPS["thermalservice"], _thermalservice(state).encode())
-        if self.battery_dir.is_dir():
-            self._write(self.root / DUMPS["battery"], _battery(self, state).encode())
+        for name, render in SERVED.values():
+            self._write(self.root / name, render(self, state).encode())
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
@@ -101,12 +101,13 @@ class SandboxFiles:
 
 
 def _tool_getprop(sandbox: SandboxFiles, args: list[str]) -> int:
-    props = sandbox.state()["props"]
-    if args:
-        print(props.get(args[0], ""))
-    else:
-        print("\n".join(f"[{k}]: [{v}]" for k, v in sorted(props.items())))
+    state = sandbox.state()
+    print(state["props"].get(args[0], "") if args else _getprop(sandbox, state), end="\n" if args else "")
     return 0
+
+
+def _getprop(sandbox: SandboxFiles, state: dict) -> str:
+    return "".join(f"[{k}]: [{v}]\n" for k, v in sorted(state["props"].items()))
 
 
 def _read_ps(sandbox: SandboxFiles, name: str) -> str:
@@ -168,7 +169,7 @@ def _dumpsys_odpm(sandbox: SandboxFiles) -> int:
     return 0
 
 
-def _thermalservice(state: dict) -> str:
+def _thermalservice(sandbox: SandboxFiles, state: dict) -> str:
     """What `dumpsys thermalservice` prints in this state."""
     if "thermalservice" in state.get("missing_services", []):
         return "Can't find service: thermalservice\n"
@@ -187,7 +188,7 @@ def _tool_dumpsys(sandbox: SandboxFiles, args: list[str]) -> int:
     if service == "battery":
         return _dumpsys_battery(sandbox, rest)
     if service == "thermalservice":
-        print(_thermalservice(state), end="")
+        print(_thermalservice(sandbox, state), end="")
         return 0
     if service == "android.hardware.power.stats.IPowerStats/default":
         return _dumpsys_odpm(sandbox)
@@ -252,12 +253,15 @@ def _tool_service(_sandbox: SandboxFiles, args: list[str]) -> int:
 
 
 def _tool_pm(sandbox: SandboxFiles, args: list[str]) -> int:
-    """`pm list instrumentation`, in the format of AOSP's PackageManagerShellCommand."""
     if args[:2] != ["list", "instrumentation"]:
         return 1
-    if sandbox.state()["companion_installed"]:
-        print(f"instrumentation:{RUNNER_COMPONENT} (target=org.phonebench.runner)")
+    print(_instrumentation(sandbox, sandbox.state()), end="")
     return 0
+
+
+def _instrumentation(sandbox: SandboxFiles, state: dict) -> str:
+    """`pm list instrumentation`, in the format of AOSP's PackageManagerShellCommand."""
+    return f"instrumentation:{RUNNER_COMPONENT} (target=org.phonebench.runner)\n" if state["companion_installed"] else ""
 
 
 def _tool_am(sandbox: SandboxFiles, args: list[str]) -> int:
@@ -353,6 +357,10 @@ def _tool_qemu_native(sandbox: SandboxFiles, args: list[str]) -> int:
             sandbox.set_power_supply(current_now=idle_current)
     return code
 
+
+SERVED.update({("dumpsys", "thermalservice"): ("thermalservice.txt", _thermalservice),
+               ("dumpsys", "battery"): ("battery.txt", _battery), ("getprop",): ("getprop.txt", _getprop),
+               ("pm", "list", "instrumentation"): ("instrumentation.txt", _instrumentation)})
 
 _TOOLS: dict[str, Callable[[SandboxFiles, list[str]], int]] = {
     "getprop": _tool_getprop, "dumpsys": _tool_dumpsys, "cmd": _tool_cmd, "input": _tool_input,
