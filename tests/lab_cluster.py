@@ -136,6 +136,10 @@ def _ray_env() -> dict[str, str]:
     return {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_worker_niceness": "0"}
 
 
+class _NodeExited(RuntimeError):
+    """A lab host's `ray start` ended before its node joined."""
+
+
 def _ray_ports(worker_ports: int) -> list[str]:
     """Every port a Ray node listens on, chosen here: nodes sharing 127.0.0.1 must not collide."""
     return ["--node-manager-port", str(free_port()), "--object-manager-port", str(free_port()),
@@ -229,8 +233,7 @@ class LabCluster:
         self.hosts[name] = host
         host.adb = subprocess.Popen([ADB, "-P", str(host.adb_port), "server", "nodaemon"], env=host.env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        host.node = self._ray_start(["--num-cpus", "1", "--resources", json.dumps({f"harness-host:{name}": 1000})],
-                                    host.env, name)
+        self._start_node(host)
         host.phones = subprocess.Popen(
             [sys.executable, "-m", "tests.lab_cluster", "phones", "--adb-port", str(host.adb_port),
              "--state", json.dumps(host.state),
@@ -241,19 +244,31 @@ class LabCluster:
             started = json.loads(host.phones.stdout.readline() or "null")
         if started != host.serials:
             raise RuntimeError(f"lab host {name}: its stand-in phones did not start")
-        self.wait_for_node(name, wait_s)
+        try:
+            self.wait_for_node(name, wait_s)
+        except _NodeExited:  # a port it was given was taken meanwhile (they are chosen free, then bound): again
+            self._start_node(host)
+            self.wait_for_node(name, wait_s)
         if agent:
             self.start_agent(name, wait_s)
         return host
+
+    def _start_node(self, host: LabHost) -> None:
+        host.node = self._ray_start(["--num-cpus", "1", "--resources",
+                                     json.dumps({f"harness-host:{host.name}": 1000})], host.env, host.name)
 
     def wait_for_node(self, name: str, wait_s: float) -> None:
         from harness.lab.device import connect
 
         connect(self.address)
         deadline = time.monotonic() + wait_s
+        node = self.hosts[name].node
         while not self._nodes(name):
+            log = f"{self.work}/ray-{name}.log"
+            if node is not None and node.poll() is not None:
+                raise _NodeExited(f"lab host {name}'s Ray node exited ({node.returncode}) before it joined; see {log}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"lab host {name}'s Ray node never joined; see {self.work}/ray-{name}.log")
+                raise RuntimeError(f"lab host {name}'s Ray node never joined; see {log}")
             time.sleep(0.2)
 
     @staticmethod
