@@ -264,11 +264,14 @@ class LabCluster:
         deadline = time.monotonic() + wait_s
         node = self.hosts[name].node
         while not self._nodes(name):
-            log = f"{self.work}/ray-{name}.log"
-            if node is not None and node.poll() is not None:
-                raise _NodeExited(f"lab host {name}'s Ray node exited ({node.returncode}) before it joined; see {log}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"lab host {name}'s Ray node never joined; see {log}")
+            exited = node is not None and node.poll() is not None
+            if exited or time.monotonic() > deadline:
+                # the log's end in the message: the folder may not outlive the caller
+                tail = (self.work / f"ray-{name}.log").read_text(errors="replace")[-2000:]
+                if exited:
+                    raise _NodeExited(f"lab host {name}'s Ray node exited ({node.returncode}) before it joined; "
+                                      f"its log ends:\n{tail}")
+                raise RuntimeError(f"lab host {name}'s Ray node never joined; its log ends:\n{tail}")
             time.sleep(0.2)
 
     @staticmethod
