@@ -65,7 +65,7 @@ def _render(root) -> tuple:
 
 @pytest.fixture(scope="module")
 def bench_pages(tmp_path_factory, toy_artifact):
-    """Two real `harness bench` runs of the toy CNN: its infer (~6 µs) and train (~0.1 ms) series differ >10×."""
+    """Two real `harness bench` runs of the toy CNN: its infer (~6 µs) and train (~0.1 ms) series differ many-fold."""
     root = tmp_path_factory.mktemp("bench")
     for n in range(2):
         time.sleep(n)  # runs are dated to the second
@@ -132,7 +132,9 @@ def test_history_reads_as_change_against_the_first_run_and_absolute_on_a_log_axi
             assert r["y"] == pytest.approx([100 * (v / values[0] - 1) for v in values]) and r["y"][0] == 0
             assert a["y"] == pytest.approx(values)
             firsts.append(values[0])
-        assert max(firsts) / min(firsts) > 10  # µs and sub-ms series: unreadable together on one linear axis
+        # µs and sub-ms series, unreadable together on one linear axis: ~17x apart on a quiet machine, 9.5x seen
+        # under CI's load (the infer's microseconds stretch most)
+        assert max(firsts) / min(firsts) > 4
         _spans_the_values(rel["yrange"], [y for t in rel["traces"] for y in t["y"]])
         _spans_the_values(ab["yrange"], [math.log10(y) for t in ab["traces"] for y in t["y"]])
     assert back[0]["ytype"] == "linear" and back[0]["traces"] == relative[0]["traces"]
