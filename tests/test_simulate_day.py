@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 
 import numpy as np
 import pytest
@@ -78,6 +80,20 @@ def test_a_day_is_stored_with_its_page(tmp_path):
     assert data["manifest"]["label"] == "model:iphone-13" and len(data["results"]) == 3
     page = render_day(folder).read_text()
     assert "model:iphone-13" in page and "battery for personalization" in page
+
+
+def test_two_days_in_one_second_are_both_kept(tmp_path, monkeypatch):
+    """Ids are to the second: a second day of the same process and second gets its own id and folder, and a
+    stored day is never written over."""
+    second_now = time.gmtime()
+    monkeypatch.setattr(time, "gmtime", lambda *_: second_now)
+    first, second = (run_day("iphone-13", POLICIES[p], "workday", COSTS) for p in ("default", "greedy"))
+    assert first.day_id != second.day_id
+    folders = [store_day(tmp_path, first), store_day(tmp_path, second)]
+    assert [load_stored_day(f)["manifest"]["policy"]["name"] for f in folders] == ["default", "greedy"]
+    with pytest.raises(FileExistsError):
+        store_day(tmp_path, dataclasses.replace(second, day_id=first.day_id))
+    assert load_stored_day(folders[0])["manifest"]["policy"]["name"] == "default"
 
 
 @pytest.mark.parametrize("args, named", [(["--variant", "toy-cnn/last-layer"], "toy-cnn/last-layer"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ def run_day(profile_name: str, policy: Policy, day_name: str, costs: VariantCost
     reference = simulate_day(profile, policy, trace, costs, curve, load, personalize=False, host_ghz=host_ghz)
     results = tuple(with_reference(simulate_day(profile, p, trace, costs, curve, load, host_ghz=host_ghz), reference)
                     for p in policies) + (reference,)
-    day_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid() % 0xFFFFFF:06x}"
+    day_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{secrets.token_hex(3)}"  # like a run's
     manifest = {"format": DAY_FORMAT, "day_id": day_id,
                 "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "git_commit": git_commit(), "profile": profile.name, "profile_description": profile.description,
@@ -53,8 +53,9 @@ def run_day(profile_name: str, policy: Policy, day_name: str, costs: VariantCost
 
 
 def store_day(results_root: Path, run: DayRun) -> Path:
-    """Write the day under `<results>/days/<id>/result.json` (atomic); its directory."""
+    """Write the day under `<results>/days/<id>/result.json` (atomic, never over a stored day); its directory."""
     folder = Path(results_root) / "days" / run.day_id
+    folder.mkdir(parents=True, exist_ok=False)
     data = {"manifest": run.manifest, "results": [r.to_dict() for r in run.results]}
     write_atomic(folder / "result.json", json.dumps(jsonable(data), indent=1, sort_keys=True))
     return folder
