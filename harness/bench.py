@@ -198,11 +198,14 @@ class _Target:
     device: Device
     staged: dict[str, str]  # artifact (and data file) sha256 -> path on the device
     benchmark_model: str | None  # staged binary's path on the device
-    reference_c: float | None  # the temperature the run started at: cooldown returns to it
-    reference: tuple[Sample, ...]  # the reading it came from
+    reference: tuple[Sample, ...]  # the reading the run started at: cooldown returns to its temperature
     sources: tuple[EnergySource, ...]
     max_thermal_status: int  # cooldown waits for at most this status (an induced one, else 0)
     description: DeviceDescription
+
+    @property
+    def reference_c(self) -> float | None:
+        return read_thermal(self.reference).temp_c
 
 
 def _job_doc(target: _Target, job: PlannedJob, artifact: Artifact, data: dict[str, tuple[Artifact, Artifact]],
@@ -666,8 +669,7 @@ def _prepare(device: Device, description: DeviceDescription, plan: Sequence[Plan
         staged=device.stage([*artifacts.values(), *(f for pair in data.values() for f in pair)]),
         benchmark_model=_stage_benchmark_model(device, plan, suite),
         # the temperature the device starts the run at is what cooldown returns to before every job
-        reference_c=read_thermal(reference := tuple(device.snapshot())).temp_c,
-        reference=reference,
+        reference=tuple(device.snapshot()),
         sources=description.energy_sources,
         max_thermal_status=int(thermal[0]) if thermal else 0,
         description=description,

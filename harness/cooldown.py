@@ -67,11 +67,9 @@ def cool_down(device: Device, reference_c: float | None, *, margin_c: float = 1.
     `latest` (readings the device gave a moment ago) serves as the first poll when it holds either."""
     start = clock()
     polls = 0
-    given = read(latest)
+    now: Reading | None = read(latest)
     while True:
-        if polls == 0 and (given.status is not None or given.temp_c is not None):
-            now, given = given, Reading(None, None, "")  # used once
-        else:
+        if now is None or (now.status is None and now.temp_c is None):
             now = read(device.snapshot())
             polls += 1
         waited = clock() - start
@@ -89,3 +87,4 @@ def cool_down(device: Device, reference_c: float | None, *, margin_c: float = 1.
             return CooldownRecord(waited, False, f"timed out after {timeout_s:.0f} s: {'; '.join(why)}",
                                   reference_c, now.temp_c, now.status, now.temp_source, polls)
         sleep(min(poll_s, max(0.0, timeout_s - waited)))
+        now = None  # stale after the wait
