@@ -42,12 +42,12 @@ def sustained_run(tmp_path_factory):
 
 
 def host_ratio(store: Store, run_id: str, job_id: str) -> float:
-    """Late over early median latency as measured on this computer, the windows `steady_initial_ratio` uses."""
-    span = store.measured(run_id, [job_id])[job_id]
-    starts, latency = span["start_ns"].to_numpy(), span["latency_ms"].to_numpy()
-    t0, t1 = starts.min(), span["end_ns"].max()
-    early, late = latency[starts < t0 + (t1 - t0) * 0.1], latency[starts >= t1 - (t1 - t0) * 0.2]
-    return float(np.median(late) / np.median(early))
+    """Late over early median latency as measured on this computer: the job's curve without the twin's clock."""
+    span, samples = store.measured(run_id, [job_id])[job_id], store.samples(run_id, job_id)
+    curve = throttling_curve(span["start_ns"].to_numpy(), span["end_ns"].to_numpy(), span["latency_ms"].to_numpy(),
+                             samples[samples["channel"] != "clock"])
+    assert curve is not None and curve.basis == "measured"
+    return curve.steady_initial_ratio
 
 
 def test_a_hot_twin_throttles_and_the_row_says_when(sustained_run):
